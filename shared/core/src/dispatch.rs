@@ -1,0 +1,302 @@
+//! Delivery of queued jobs, in small steps: load the job's delivery, build the signed request,
+//! send it, classify the outcome, decide the next step, record it, and tell the queue what to do
+//! with the message. A batch is delivered concurrently.
+
+use crate::clock::Timestamp;
+use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate, Job};
+use crate::error::Result;
+use crate::event::{DELIVERY_FAILED, Event};
+use crate::ids::EventId;
+use crate::outcome::{NextStep, classify, decide};
+use crate::payload;
+use crate::ports::{OutboundRequest, QueueMessage};
+use crate::service::Hookline;
+use crate::signing::signature_headers;
+use crate::subscription::Subscription;
+use std::time::{Duration, Instant};
+
+pub const USER_AGENT: &str = concat!("Hookline/", env!("CARGO_PKG_VERSION"));
+
+/// What to do with a job's message after handling it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Done (delivered, or a duplicate of a finished delivery): delete the message.
+    Delete,
+    /// Hide the message for this long; it comes back for the next attempt.
+    Retry(Duration),
+    /// Given up: move the message to the dead-letter queue with this reason.
+    DeadLetter(String),
+}
+
+/// Whether a give-up emits a `hookline.delivery.failed` notification. A tenant's own pause or
+/// delete is not a failure worth alerting on; it is still recorded and dead-lettered.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Notify {
+    Yes,
+    No,
+}
+
+impl Hookline {
+    /// Handles one job message and decides its disposition. An `Err` means the outcome could not
+    /// be recorded (store or queue trouble): leave the message alone and it comes back.
+    pub async fn handle_job(&self, message: &QueueMessage) -> Result<Disposition> {
+        let Ok(job) = serde_json::from_str::<Job>(&message.body) else {
+            tracing::error!(message_id = %message.id, "malformed job message dead-lettered");
+            return Ok(Disposition::DeadLetter("malformed job message".into()));
+        };
+        let Some(delivery) = self.store.get_delivery(&job.delivery_id).await? else {
+            tracing::error!(delivery_id = %job.delivery_id, "job for an unknown delivery dead-lettered");
+            return Ok(Disposition::DeadLetter("delivery not found".into()));
+        };
+        match delivery.status {
+            DeliveryStatus::Succeeded => return Ok(Disposition::Delete),
+            // Failure was recorded but the message was not moved yet (a crash in between).
+            DeliveryStatus::Failed => {
+                let reason = delivery.failure_reason.unwrap_or_else(|| "failed".into());
+                return Ok(Disposition::DeadLetter(reason));
+            }
+            DeliveryStatus::Pending => {}
+        }
+        let sub = match self
+            .store
+            .get_subscription(&delivery.subscription_id)
+            .await?
+        {
+            None => {
+                return self
+                    .give_up(
+                        &delivery,
+                        None,
+                        "subscription was deleted".into(),
+                        Notify::No,
+                    )
+                    .await;
+            }
+            Some(s) if !s.enabled => {
+                let why = s
+                    .disabled_reason
+                    .clone()
+                    .unwrap_or_else(|| "subscription is paused".into());
+                return self.give_up(&delivery, None, why, Notify::No).await;
+            }
+            Some(s) => s,
+        };
+        let Some(event) = self.store.get_event(&delivery.event_id).await? else {
+            return self
+                .give_up(
+                    &delivery,
+                    None,
+                    "event is no longer stored".into(),
+                    Notify::Yes,
+                )
+                .await;
+        };
+        let number = delivery.attempts.len() as u32 + 1;
+        if number > self.settings.schedule.max_attempts() {
+            let reason = format!("all {} attempts were used", number - 1);
+            return self.give_up(&delivery, None, reason, Notify::Yes).await;
+        }
+        self.attempt(&delivery, &sub, &event, number).await
+    }
+
+    async fn attempt(
+        &self,
+        delivery: &Delivery,
+        sub: &Subscription,
+        event: &Event,
+        number: u32,
+    ) -> Result<Disposition> {
+        let at = self.clock.now();
+        let request = build_request(sub, event, at);
+        let started = Instant::now();
+        let result = self.sender.send(request).await;
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let outcome = classify(&result, self.clock.now());
+        let step = decide(
+            number,
+            &outcome,
+            &self.settings.schedule,
+            rand::random::<f64>(),
+        );
+        let attempt = Attempt {
+            number,
+            at,
+            status_code: result.as_ref().ok().map(|r| r.status),
+            error: match (&result, &outcome) {
+                (Err(e), _) => Some(e.message.clone()),
+                (Ok(_), crate::outcome::Outcome::Retryable { error, .. }) => Some(error.clone()),
+                _ => None,
+            },
+            duration_ms,
+            response_body: result
+                .as_ref()
+                .ok()
+                .filter(|r| !r.body.is_empty())
+                .map(|r| r.body.clone()),
+        };
+        tracing::info!(
+            tenant_id = %delivery.tenant_id, event_id = %delivery.event_id,
+            subscription_id = %delivery.subscription_id, delivery_id = %delivery.id,
+            attempt = number, status_code = attempt.status_code, duration_ms,
+            error = attempt.error.as_deref(), "delivery attempt"
+        );
+        match step {
+            NextStep::Succeeded => {
+                let update = DeliveryUpdate {
+                    delivery_id: delivery.id.clone(),
+                    attempt: Some(attempt),
+                    status: DeliveryStatus::Succeeded,
+                    next_attempt_at: None,
+                    failure_reason: None,
+                };
+                self.store.update_delivery(&update, None).await?;
+                Ok(Disposition::Delete)
+            }
+            NextStep::RetryIn(delay) => {
+                let update = DeliveryUpdate {
+                    delivery_id: delivery.id.clone(),
+                    attempt: Some(attempt),
+                    status: DeliveryStatus::Pending,
+                    next_attempt_at: Some(at.add(delay)),
+                    failure_reason: None,
+                };
+                self.store.update_delivery(&update, None).await?;
+                Ok(Disposition::Retry(delay))
+            }
+            NextStep::GiveUp {
+                reason,
+                disable_subscription,
+            } => {
+                if disable_subscription {
+                    let mut disabled = sub.clone();
+                    disabled.enabled = false;
+                    disabled.disabled_reason = Some(reason.clone());
+                    disabled.updated_at = self.clock.now();
+                    self.store.update_subscription(&disabled).await?;
+                    tracing::warn!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, "subscription disabled: endpoint answered 410 Gone");
+                }
+                self.give_up(delivery, Some(attempt), reason, Notify::Yes)
+                    .await
+            }
+        }
+    }
+
+    /// Records the failure (and its notification, in the same write) and dead-letters the job.
+    async fn give_up(
+        &self,
+        delivery: &Delivery,
+        attempt: Option<Attempt>,
+        reason: String,
+        notify: Notify,
+    ) -> Result<Disposition> {
+        let now = self.clock.now();
+        // Failures of operational events are never notified again: no notification loops.
+        let notification = (notify == Notify::Yes && !delivery.event_type.starts_with("hookline."))
+            .then(|| failure_notification(delivery, attempt.as_ref(), &reason, now));
+        let attempts = delivery.attempts.len() + usize::from(attempt.is_some());
+        let update = DeliveryUpdate {
+            delivery_id: delivery.id.clone(),
+            attempt,
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            failure_reason: Some(reason.clone()),
+        };
+        self.store
+            .update_delivery(&update, notification.as_ref())
+            .await?;
+        tracing::warn!(
+            tenant_id = %delivery.tenant_id, event_id = %delivery.event_id,
+            subscription_id = %delivery.subscription_id, delivery_id = %delivery.id,
+            attempts, reason = %reason,
+            notification_event_id = notification.as_ref().map(|n| n.id.to_string()),
+            "delivery failed"
+        );
+        Ok(Disposition::DeadLetter(reason))
+    }
+
+    /// Applies a disposition to the queue the job came from.
+    pub async fn settle(&self, message: &QueueMessage, disposition: &Disposition) -> Result<()> {
+        match disposition {
+            Disposition::Delete => self.queue.delete(&message.receipt).await,
+            Disposition::Retry(delay) => {
+                self.queue.change_visibility(&message.receipt, *delay).await
+            }
+            Disposition::DeadLetter(reason) => self.queue.dead_letter(message, reason).await,
+        }
+    }
+
+    /// Delivers a batch concurrently and settles each message. Returns how many were handled;
+    /// a message whose handling failed is left to come back after its visibility timeout.
+    pub async fn process_batch(&self, messages: &[QueueMessage]) -> usize {
+        let results = futures::future::join_all(messages.iter().map(|m| async move {
+            let outcome = match self.handle_job(m).await {
+                Ok(d) => self.settle(m, &d).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &outcome {
+                tracing::error!(message_id = %m.id, error = %e, "job left for redelivery");
+            }
+            outcome.is_ok()
+        }))
+        .await;
+        results.into_iter().filter(|ok| *ok).count()
+    }
+}
+
+/// The signed POST for one attempt. `webhook-id` is the event id: the same on every retry and
+/// the same as the body's top-level `id`, which receivers dedupe on.
+pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> OutboundRequest {
+    let body = payload::render(event, sub.payload_format);
+    let mut headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("user-agent".to_string(), USER_AGENT.to_string()),
+    ];
+    headers.extend(signature_headers(
+        &[&sub.secret],
+        sub.hex_signature_header.as_deref(),
+        event.id.as_str(),
+        at.seconds(),
+        &body,
+    ));
+    // Custom headers are validated never to collide with the ones above, but user-agent may be
+    // overridden.
+    for (k, v) in &sub.headers {
+        if k.eq_ignore_ascii_case("user-agent") {
+            headers.retain(|(name, _)| name != "user-agent");
+        }
+        headers.push((k.clone(), v.clone()));
+    }
+    OutboundRequest {
+        url: sub.url.clone(),
+        headers,
+        body,
+        timeout: sub.timeout(),
+    }
+}
+
+fn failure_notification(
+    delivery: &Delivery,
+    attempt: Option<&Attempt>,
+    reason: &str,
+    now: Timestamp,
+) -> Event {
+    let last = attempt.or(delivery.attempts.last());
+    let data = serde_json::json!({
+        "delivery_id": delivery.id,
+        "event_id": delivery.event_id,
+        "event_type": delivery.event_type,
+        "subscription_id": delivery.subscription_id,
+        "attempts": delivery.attempts.len() + usize::from(attempt.is_some()),
+        "reason": reason,
+        "last_error": last.and_then(|a| a.error.clone()),
+        "last_status_code": last.and_then(|a| a.status_code),
+    });
+    Event {
+        id: EventId::generate(),
+        tenant_id: delivery.tenant_id.clone(),
+        event_type: DELIVERY_FAILED.to_string(),
+        timestamp: now,
+        data: data.as_object().cloned().unwrap_or_default(),
+        attributes: Default::default(),
+    }
+}

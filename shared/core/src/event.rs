@@ -1,0 +1,217 @@
+//! Events: what producers send. An event is stored once and fanned out to every matching
+//! subscription of its tenant.
+
+use crate::clock::Timestamp;
+use crate::error::{Error, Result};
+use crate::ids::EventId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Event types in the `hookline.` namespace are Hookline's own operational events.
+pub const OPERATIONAL_PREFIX: &str = "hookline.";
+/// Emitted when a delivery is given up on.
+pub const DELIVERY_FAILED: &str = "hookline.delivery.failed";
+
+pub const MAX_TYPE_LEN: usize = 128;
+pub const MAX_TENANT_LEN: usize = 128;
+pub const MAX_ATTRIBUTES: usize = 20;
+pub const MAX_ATTRIBUTE_LEN: usize = 256;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub tenant_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub timestamp: Timestamp,
+    pub data: serde_json::Map<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl Event {
+    pub fn is_operational(&self) -> bool {
+        self.event_type.starts_with(OPERATIONAL_PREFIX)
+    }
+}
+
+/// `POST /v1/events` body, before validation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEvent {
+    pub tenant_id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub data: serde_json::Value,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl NewEvent {
+    /// Validates and stamps a producer's event. Producers may not forge `hookline.` events.
+    pub fn into_event(self, now: Timestamp) -> Result<Event> {
+        validate_tenant_id(&self.tenant_id)?;
+        validate_event_type(&self.event_type)?;
+        if self.event_type.starts_with(OPERATIONAL_PREFIX) {
+            return Err(Error::invalid(
+                "reserved_event_type",
+                "event types starting with `hookline.` are reserved for Hookline's own events",
+            ));
+        }
+        let data = match self.data {
+            serde_json::Value::Object(map) => map,
+            _ => {
+                return Err(Error::invalid(
+                    "invalid_data",
+                    "`data` must be a JSON object",
+                ));
+            }
+        };
+        validate_attributes(&self.attributes)?;
+        Ok(Event {
+            id: EventId::generate(),
+            tenant_id: self.tenant_id,
+            event_type: self.event_type,
+            timestamp: now,
+            data,
+            attributes: self.attributes,
+        })
+    }
+}
+
+pub fn validate_tenant_id(t: &str) -> Result<()> {
+    let ok = !t.is_empty()
+        && t.len() <= MAX_TENANT_LEN
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "invalid_tenant_id",
+            format!(
+                "`tenant_id` must be 1-{MAX_TENANT_LEN} characters of letters, digits, `-`, `_`, `.` or `:`"
+            ),
+        ))
+    }
+}
+
+fn is_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// An event type is dot-separated segments of letters, digits, `_` and `-`: `lead.qualified`.
+pub fn validate_event_type(t: &str) -> Result<()> {
+    if t.len() <= MAX_TYPE_LEN && t.split('.').all(is_segment) {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "invalid_event_type",
+            format!(
+                "event type `{}` must be up to {MAX_TYPE_LEN} characters of dot-separated segments of letters, digits, `_` or `-` (e.g. `lead.qualified`)",
+                truncate(t, 80)
+            ),
+        ))
+    }
+}
+
+fn validate_attributes(attrs: &BTreeMap<String, String>) -> Result<()> {
+    if attrs.len() > MAX_ATTRIBUTES {
+        return Err(Error::invalid(
+            "too_many_attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes are allowed"),
+        ));
+    }
+    for (k, v) in attrs {
+        if !is_segment(k) || k.len() > 64 {
+            return Err(Error::invalid(
+                "invalid_attribute",
+                format!(
+                    "attribute name `{}` must be 1-64 letters, digits, `_` or `-`",
+                    truncate(k, 80)
+                ),
+            ));
+        }
+        if v.len() > MAX_ATTRIBUTE_LEN {
+            return Err(Error::invalid(
+                "invalid_attribute",
+                format!("attribute `{k}` is longer than {MAX_ATTRIBUTE_LEN} bytes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn new_event(v: serde_json::Value) -> Result<Event> {
+        serde_json::from_value::<NewEvent>(v)
+            .unwrap()
+            .into_event(Timestamp(0))
+    }
+
+    #[test]
+    fn accepts_a_dealer_event() {
+        let e = new_event(json!({
+            "tenant_id": "dealer-42", "type": "lead.qualified",
+            "data": {"customer": {"first_name": "Sarah"}},
+            "attributes": {"campaign": "abc123"}
+        }))
+        .unwrap();
+        assert!(e.id.as_str().starts_with("evt_"));
+        assert_eq!(e.attributes["campaign"], "abc123");
+    }
+
+    #[test]
+    fn refuses_bad_events_with_specific_codes() {
+        let cases = [
+            (
+                json!({"tenant_id": "", "type": "a.b", "data": {}}),
+                "invalid_tenant_id",
+            ),
+            (
+                json!({"tenant_id": "t", "type": "lead..x", "data": {}}),
+                "invalid_event_type",
+            ),
+            (
+                json!({"tenant_id": "t", "type": "lead.*", "data": {}}),
+                "invalid_event_type",
+            ),
+            (
+                json!({"tenant_id": "t", "type": "a", "data": [1]}),
+                "invalid_data",
+            ),
+            (
+                json!({"tenant_id": "t", "type": "hookline.delivery.failed", "data": {}}),
+                "reserved_event_type",
+            ),
+            (
+                json!({"tenant_id": "t", "type": "a", "data": {}, "attributes": {"a b": "x"}}),
+                "invalid_attribute",
+            ),
+        ];
+        for (body, code) in cases {
+            assert_eq!(new_event(body.clone()).unwrap_err().code, code, "{body}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let r = serde_json::from_value::<NewEvent>(
+            json!({"tenant_id": "t", "type": "a", "data": {}, "extra": 1}),
+        );
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,59 @@
+//! Fan-out: one stored event becomes one delivery and one queued job per matching subscription.
+//! Safe to repeat: deliveries are unique per (event, subscription), and the event is marked done
+//! only after its jobs are queued, so a crash means a repeat, never a loss.
+
+use crate::delivery::{Delivery, DeliveryStatus, Job};
+use crate::error::Result;
+use crate::event::Event;
+use crate::ids::DeliveryId;
+use crate::matching::matches;
+use crate::service::Hookline;
+
+impl Hookline {
+    /// Fans out one event; returns how many jobs were queued.
+    pub async fn fan_out(&self, event: &Event) -> Result<usize> {
+        let now = self.clock.now();
+        let candidates = self
+            .store
+            .subscriptions_for_tenant(&event.tenant_id)
+            .await?;
+        let mut jobs = Vec::new();
+        for sub in candidates.iter().filter(|s| matches(s, event)) {
+            let delivery = Delivery {
+                id: DeliveryId::generate(),
+                event_id: event.id.clone(),
+                subscription_id: sub.id.clone(),
+                tenant_id: event.tenant_id.clone(),
+                event_type: event.event_type.clone(),
+                status: DeliveryStatus::Pending,
+                created_at: now,
+                updated_at: now,
+                next_attempt_at: Some(now),
+                failure_reason: None,
+                attempts: Vec::new(),
+            };
+            let stored = self.store.create_delivery(&delivery).await?;
+            if stored.status == DeliveryStatus::Pending {
+                let job = Job {
+                    delivery_id: stored.id,
+                };
+                jobs.push(serde_json::to_string(&job).expect("jobs serialize"));
+            }
+        }
+        if !jobs.is_empty() {
+            self.queue.send_batch(&jobs).await?;
+        }
+        self.store.mark_fanned_out(&event.id).await?;
+        tracing::debug!(event_id = %event.id, tenant_id = %event.tenant_id, jobs = jobs.len(), "event fanned out");
+        Ok(jobs.len())
+    }
+
+    /// Fans out every event waiting in the outbox, up to `limit`; returns how many events.
+    pub async fn fan_out_pending(&self, limit: usize) -> Result<usize> {
+        let events = self.store.events_awaiting_fanout(limit).await?;
+        for event in &events {
+            self.fan_out(event).await?;
+        }
+        Ok(events.len())
+    }
+}

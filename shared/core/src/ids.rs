@@ -1,0 +1,77 @@
+//! Typed, prefixed identifiers. The string form carries its kind (`evt_`, `sub_`, `dlv_`, `msg_`)
+//! and a ULID, so ids sort by creation time and a mixed-up id is a compile error.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+macro_rules! prefixed_id {
+    ($name:ident, $prefix:literal) => {
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            pub fn generate() -> Self {
+                $name(format!("{}{}", $prefix, ulid::Ulid::new()))
+            }
+
+            /// Accepts the string form only if it has this kind's prefix and a valid ULID.
+            pub fn parse(s: &str) -> Option<Self> {
+                let rest = s.strip_prefix($prefix)?;
+                ulid::Ulid::from_string(rest).ok()?;
+                Some($name(s.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                $name::parse(&s).ok_or_else(|| {
+                    serde::de::Error::custom(concat!("expected an id starting with ", $prefix))
+                })
+            }
+        }
+    };
+}
+
+prefixed_id!(EventId, "evt_");
+prefixed_id!(SubscriptionId, "sub_");
+prefixed_id!(DeliveryId, "dlv_");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_refuse_other_kinds() {
+        let e = EventId::generate();
+        assert!(e.as_str().starts_with("evt_"));
+        assert_eq!(EventId::parse(e.as_str()), Some(e.clone()));
+        assert_eq!(SubscriptionId::parse(e.as_str()), None);
+        assert_eq!(EventId::parse("evt_not-a-ulid"), None);
+    }
+
+    #[test]
+    fn ids_sort_by_creation() {
+        let a = DeliveryId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = DeliveryId::generate();
+        assert!(a < b);
+    }
+}
