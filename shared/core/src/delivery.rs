@@ -75,6 +75,8 @@ pub struct Delivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryUpdate {
     pub delivery_id: DeliveryId,
+    /// When the update happened.
+    pub at: Timestamp,
     pub attempt: Option<Attempt>,
     pub status: DeliveryStatus,
     pub next_attempt_at: Option<Timestamp>,

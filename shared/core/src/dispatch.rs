@@ -144,6 +144,7 @@ impl Hookline {
             NextStep::Succeeded => {
                 let update = DeliveryUpdate {
                     delivery_id: delivery.id.clone(),
+                    at,
                     attempt: Some(attempt),
                     status: DeliveryStatus::Succeeded,
                     next_attempt_at: None,
@@ -155,6 +156,7 @@ impl Hookline {
             NextStep::RetryIn(delay) => {
                 let update = DeliveryUpdate {
                     delivery_id: delivery.id.clone(),
+                    at,
                     attempt: Some(attempt),
                     status: DeliveryStatus::Pending,
                     next_attempt_at: Some(at.add(delay)),
@@ -196,6 +198,7 @@ impl Hookline {
         let attempts = delivery.attempts.len() + usize::from(attempt.is_some());
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            at: now,
             attempt,
             status: DeliveryStatus::Failed,
             next_attempt_at: None,

@@ -2,6 +2,15 @@
 //! and a ULID, so ids sort by creation time and a mixed-up id is a compile error.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::Mutex;
+
+/// A monotonic ULID: ids made in the same millisecond still sort in creation order, so lists
+/// paged by id come out oldest first.
+pub fn new_ulid() -> ulid::Ulid {
+    static GENERATOR: Mutex<ulid::Generator> = Mutex::new(ulid::Generator::new());
+    let mut g = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
+    g.generate().unwrap_or_else(|_| ulid::Ulid::new())
+}
 
 macro_rules! prefixed_id {
     ($name:ident, $prefix:literal) => {
@@ -12,7 +21,7 @@ macro_rules! prefixed_id {
             pub const PREFIX: &'static str = $prefix;
 
             pub fn generate() -> Self {
-                $name(format!("{}{}", $prefix, ulid::Ulid::new()))
+                $name(format!("{}{}", $prefix, new_ulid()))
             }
 
             /// Accepts the string form only if it has this kind's prefix and a valid ULID.
@@ -69,9 +78,10 @@ mod tests {
 
     #[test]
     fn ids_sort_by_creation() {
-        let a = DeliveryId::generate();
-        std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = DeliveryId::generate();
-        assert!(a < b);
+        let ids: Vec<DeliveryId> = (0..1000).map(|_| DeliveryId::generate()).collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "same-millisecond ids keep their order"
+        );
     }
 }

@@ -1,1 +1,15 @@
+//! The embedded adapters Hookline runs on locally: one SQLite database (WAL mode) in the data
+//! directory holds the store and the job queues, so state survives a restart and a message
+//! that was backing off when the process died comes back on time.
+//!
+//! SQLite was chosen over a key-value engine (redb, sled) because the access patterns are
+//! queries: "visible messages of this queue, oldest first", "deliveries of this subscription
+//! after this cursor, with this status". WAL gives crash-safe commits that do not block readers.
 
+mod db;
+mod queue;
+mod store;
+
+pub use db::Db;
+pub use queue::{QueueConfig, QueueCounts, SqliteQueue};
+pub use store::SqliteStore;

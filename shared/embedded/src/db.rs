@@ -1,0 +1,110 @@
+//! One SQLite connection shared by the store and the queues. Calls run on Tokio's blocking pool
+//! so a disk write never stalls the async workers.
+
+use hookline_core::Error;
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS subscriptions (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS subscriptions_by_tenant ON subscriptions (tenant_id, id);
+
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    fanned_out INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_awaiting_fanout ON events (id) WHERE fanned_out = 0;
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    subscription_id TEXT NOT NULL,
+    tenant_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    next_attempt_at INTEGER,
+    failure_reason TEXT,
+    UNIQUE (event_id, subscription_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_subscription ON deliveries (subscription_id, id);
+
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    duration_ms INTEGER NOT NULL,
+    response_body TEXT,
+    PRIMARY KEY (delivery_id, number)
+);
+
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    queue TEXT NOT NULL,
+    body TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    receipt TEXT UNIQUE,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_ready ON queue_messages (queue, visible_at, seq);
+"#;
+
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+}
+
+pub(crate) fn internal(e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("embedded store: {e}"))
+}
+
+impl Db {
+    /// Opens (creating if needed) `hookline.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Db, Error> {
+        std::fs::create_dir_all(dir).map_err(internal)?;
+        Db::open_file(&dir.join("hookline.db"))
+    }
+
+    pub fn open_file(path: &Path) -> Result<Db, Error> {
+        let conn = Connection::open(path).map_err(internal)?;
+        // WAL + NORMAL: commits survive a process crash; only an OS crash can lose the last few.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(internal)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(internal)?;
+        conn.pragma_update(None, "busy_timeout", 5000)
+            .map_err(internal)?;
+        conn.execute_batch(SCHEMA).map_err(internal)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(internal)?
+        .map_err(internal)
+    }
+}

@@ -1,0 +1,246 @@
+//! The queue port on SQLite, keeping the SQS semantics the pipeline relies on: a received
+//! message is hidden for the visibility timeout and returns unless deleted; each receive counts;
+//! a message already received `max_receive_count` times is moved to the dead-letter queue
+//! instead of being handed out again (SQS's redrive policy); receipts are per receive, so only
+//! the latest receive can delete or re-hide a message.
+
+use crate::db::Db;
+use async_trait::async_trait;
+use hookline_core::clock::{Clock, SystemClock};
+use hookline_core::error::Result;
+use hookline_core::ports::{DeadLetter, Queue, QueueMessage};
+use rusqlite::{OptionalExtension, params};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct QueueConfig {
+    pub name: String,
+    pub dead_letter_name: String,
+    pub visibility_timeout: Duration,
+    pub max_receive_count: u32,
+}
+
+/// How many messages a queue holds, as SQS's approximate counts report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct QueueCounts {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub dead_letters: u64,
+}
+
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Db,
+    config: Arc<QueueConfig>,
+    clock: Arc<dyn Clock>,
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+impl SqliteQueue {
+    pub fn new(db: Db, config: QueueConfig) -> Self {
+        SqliteQueue {
+            db,
+            config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    pub fn config(&self) -> &QueueConfig {
+        &self.config
+    }
+
+    pub async fn counts(&self) -> Result<QueueCounts> {
+        let cfg = self.config.clone();
+        let now = self.clock.now().millis();
+        self.db
+            .call(move |c| {
+                let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<u64> {
+                    c.query_row(sql, args, |r| r.get::<_, i64>(0))
+                        .map(|n| n as u64)
+                };
+                Ok(QueueCounts {
+                    visible: count(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2",
+                        &[&cfg.name, &now],
+                    )?,
+                    in_flight: count(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2",
+                        &[&cfg.name, &now],
+                    )?,
+                    dead_letters: count(
+                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
+                        &[&cfg.dead_letter_name],
+                    )?,
+                })
+            })
+            .await
+    }
+
+    /// When the next message of this queue becomes visible, if it holds any.
+    pub async fn next_visible_in(&self) -> Result<Option<Duration>> {
+        let name = self.config.name.clone();
+        let now = self.clock.now().millis();
+        let at: Option<i64> = self
+            .db
+            .call(move |c| {
+                c.query_row(
+                    "SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        Ok(at.map(|t| Duration::from_millis((t - now).max(0) as u64)))
+    }
+}
+
+#[async_trait]
+impl Queue for SqliteQueue {
+    async fn send_batch(&self, bodies: &[String]) -> Result<()> {
+        let bodies = bodies.to_vec();
+        let name = self.config.name.clone();
+        let now = self.clock.now().millis();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) \
+                         VALUES (?1, ?2, ?3, ?4, ?4)",
+                    )?;
+                    for body in &bodies {
+                        stmt.execute(params![
+                            format!("msg_{}", ulid::Ulid::new()),
+                            name,
+                            body,
+                            now
+                        ])?;
+                    }
+                }
+                tx.commit()
+            })
+            .await
+    }
+
+    async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>> {
+        let cfg = self.config.clone();
+        let now = self.clock.now().millis();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let ready: Vec<(i64, String, String, u32)> = tx
+                    .prepare_cached(
+                        "SELECT seq, id, body, receive_count FROM queue_messages \
+                         WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, seq LIMIT ?3",
+                    )?
+                    .query_map(params![cfg.name, now, max as i64], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut out = Vec::with_capacity(ready.len());
+                for (seq, id, body, count) in ready {
+                    if count >= cfg.max_receive_count {
+                        tx.prepare_cached(
+                            "UPDATE queue_messages SET queue = ?2, receive_count = receive_count + 1, \
+                             receipt = NULL, visible_at = ?3, \
+                             reason = COALESCE(reason, 'maximum receive count exceeded') WHERE seq = ?1",
+                        )?
+                        .execute(params![seq, cfg.dead_letter_name, now])?;
+                        continue;
+                    }
+                    let receipt = format!("rcpt_{}", ulid::Ulid::new());
+                    tx.prepare_cached(
+                        "UPDATE queue_messages SET receive_count = receive_count + 1, receipt = ?2, \
+                         visible_at = ?3 WHERE seq = ?1",
+                    )?
+                    .execute(params![seq, receipt, now + ms(cfg.visibility_timeout)])?;
+                    out.push(QueueMessage { id, body, receipt, receive_count: count + 1 });
+                }
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<()> {
+        let receipt = receipt.to_string();
+        self.db
+            .call(move |c| {
+                c.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")?
+                    .execute([receipt])
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()> {
+        let receipt = receipt.to_string();
+        let at = self.clock.now().millis() + ms(hide_for);
+        self.db
+            .call(move |c| {
+                c.prepare_cached("UPDATE queue_messages SET visible_at = ?2 WHERE receipt = ?1")?
+                    .execute(params![receipt, at])
+                    .map(drop)
+            })
+            .await
+    }
+
+    async fn dead_letter(&self, message: &QueueMessage, reason: &str) -> Result<()> {
+        let (message, reason) = (message.clone(), reason.to_string());
+        let dlq = self.config.dead_letter_name.clone();
+        let now = self.clock.now().millis();
+        self.db
+            .call(move |c| {
+                let moved = c
+                    .prepare_cached(
+                        "UPDATE queue_messages SET queue = ?2, reason = ?3, receipt = NULL, visible_at = ?4 \
+                         WHERE receipt = ?1",
+                    )?
+                    .execute(params![message.receipt, dlq, reason, now])?;
+                if moved == 0 {
+                    // The receipt is stale (the message was received again meanwhile, or is
+                    // gone): dead-letter a copy, as "send to DLQ, then delete" does on SQS.
+                    let exists: Option<i64> = c
+                        .query_row(
+                            "SELECT seq FROM queue_messages WHERE id = ?1 AND queue = ?2",
+                            params![message.id, dlq],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if exists.is_none() {
+                        c.execute(
+                            "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at, reason) \
+                             VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
+                            params![format!("msg_{}", ulid::Ulid::new()), dlq, message.body, now, reason],
+                        )?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let dlq = self.config.dead_letter_name.clone();
+        self.db
+            .call(move |c| {
+                c.prepare_cached(
+                    "SELECT id, body, COALESCE(reason, '') FROM queue_messages WHERE queue = ?1 \
+                     ORDER BY seq LIMIT ?2",
+                )?
+                .query_map(params![dlq, limit as i64], |r| {
+                    Ok(DeadLetter {
+                        id: r.get(0)?,
+                        body: r.get(1)?,
+                        reason: r.get(2)?,
+                    })
+                })?
+                .collect()
+            })
+            .await
+    }
+}
