@@ -1,1 +1,162 @@
-fn main() {}
+//! `hookline`: the command line. `hookline dev` runs the whole pipeline locally.
+
+use clap::{Parser, Subcommand};
+use hookline::{DevConfig, start};
+use hookline_core::destination::DestinationPolicy;
+use hookline_core::ports::Queue;
+use hookline_core::retry_schedule::RetrySchedule;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "hookline",
+    version,
+    about = "Webhook delivery: signed, retried, logged"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API on loopback and run fan-out, delivery and dead-lettering in this process.
+    Dev(DevArgs),
+    /// Print the dead-lettered jobs of a data directory, one JSON object per line.
+    DeadLetters {
+        #[arg(long, env = "HOOKLINE_DATA_DIR", default_value = ".hookline")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    /// Address the API listens on.
+    #[arg(long, env = "HOOKLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Directory holding the database and the generated admin key.
+    #[arg(long, env = "HOOKLINE_DATA_DIR", default_value = ".hookline")]
+    data_dir: PathBuf,
+    /// Delays between attempts, comma-separated (units ms, s, m, h).
+    #[arg(long, env = "HOOKLINE_RETRY_SCHEDULE", default_value = hookline_core::retry_schedule::DEFAULT_SCHEDULE)]
+    retry_schedule: String,
+    /// Allow delivering to loopback and private addresses (needed for a receiver on 127.0.0.1).
+    #[arg(long, env = "HOOKLINE_ALLOW_PRIVATE_DESTINATIONS")]
+    allow_private_destinations: bool,
+    /// Refuse subscription URLs that are not https.
+    #[arg(long, env = "HOOKLINE_REQUIRE_HTTPS")]
+    require_https: bool,
+    /// Concurrent delivery workers, each delivering batches of up to 10 jobs concurrently.
+    #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4)]
+    delivery_workers: usize,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "HOOKLINE_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKLINE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    if format == "json" {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler installs");
+        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    init_logging(&args.log_format);
+    let schedule = RetrySchedule::parse(&args.retry_schedule)
+        .map_err(|e| format!("--retry-schedule: {}", e.message))?;
+    let mut config = DevConfig::new(&args.data_dir);
+    config.listen = args.listen;
+    config.schedule = schedule;
+    config.destination = DestinationPolicy {
+        allow_private: args.allow_private_destinations,
+        require_https: args.require_https,
+    };
+    config.admin_key = std::env::var("HOOKLINE_ADMIN_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    config.delivery_workers = args.delivery_workers;
+    let running = start(config.clone()).await?;
+    println!("Hookline is listening on http://{}", running.addr);
+    println!("Data directory: {}", config.data_dir.display());
+    println!(
+        "Retry schedule: {} ({} attempts)",
+        config.schedule,
+        config.schedule.max_attempts()
+    );
+    if running.admin_key_generated {
+        println!(
+            "Admin API key (generated now, stored in {}; shown only this once):\n  {}",
+            config.data_dir.join("admin_key").display(),
+            running.admin_key
+        );
+    }
+    if !config.destination.allow_private {
+        println!(
+            "Private and loopback destinations are refused (use --allow-private-destinations for a local receiver)."
+        );
+    }
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight deliveries; queued jobs stay stored");
+    running.shutdown().await;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let result = match Cli::parse().command {
+        Command::Dev(args) => dev(args).await,
+        Command::DeadLetters { data_dir, limit } => dead_letters(data_dir, limit).await,
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hookline: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dead_letters(
+    data_dir: PathBuf,
+    limit: usize,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let db = hookline_embedded::Db::open(&data_dir)?;
+    let queue = hookline_embedded::SqliteQueue::new(
+        db,
+        hookline_embedded::QueueConfig {
+            name: "deliveries".into(),
+            dead_letter_name: "deliveries-dlq".into(),
+            visibility_timeout: hookline::IN_FLIGHT_VISIBILITY,
+            max_receive_count: RetrySchedule::default().max_receive_count(),
+        },
+    );
+    for dl in queue.list_dead_letters(limit).await? {
+        println!(
+            "{}",
+            serde_json::json!({"message_id": dl.id, "job": serde_json::from_str::<serde_json::Value>(&dl.body).unwrap_or(serde_json::Value::String(dl.body)), "reason": dl.reason})
+        );
+    }
+    Ok(())
+}

@@ -11,6 +11,8 @@ pub const DEFAULT_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 pub const MAX_DELAY: Duration = Duration::from_secs(12 * 3600);
 pub const MAX_RETRIES: usize = 30;
 const JITTER: f64 = 0.10;
+/// Receives beyond the attempts before the queue redrives a job on its own.
+pub const REDRIVE_MARGIN: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetrySchedule {
@@ -61,6 +63,13 @@ impl RetrySchedule {
     /// Attempts in all: the first plus one per delay.
     pub fn max_attempts(&self) -> u32 {
         self.delays.len() as u32 + 1
+    }
+
+    /// The queue's redrive threshold, derived here so queue configuration and retry policy
+    /// cannot disagree. The dispatcher dead-letters a job itself after its last attempt; the
+    /// margin lets the queue's own redrive catch only jobs whose handler kept crashing.
+    pub fn max_receive_count(&self) -> u32 {
+        self.max_attempts() + REDRIVE_MARGIN
     }
 
     pub fn longest_delay(&self) -> Duration {
