@@ -33,7 +33,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or_default()
+        self.headers
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_default()
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).expect("receiver got JSON")
@@ -119,12 +122,21 @@ impl Receiver {
         };
         let head = String::from_utf8_lossy(&buf[..header_end]).to_string();
         let mut lines = head.split("\r\n");
-        let path = lines.next().unwrap_or("").split(' ').nth(1).unwrap_or("").to_string();
+        let path = lines
+            .next()
+            .unwrap_or("")
+            .split(' ')
+            .nth(1)
+            .unwrap_or("")
+            .to_string();
         let headers: HashMap<String, String> = lines
             .filter_map(|l| l.split_once(':'))
             .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
             .collect();
-        let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let len: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         while buf.len() < header_end + len {
             match sock.read(&mut chunk).await {
                 Ok(0) | Err(_) => return,
@@ -132,7 +144,12 @@ impl Receiver {
             }
         }
         let body = buf[header_end..header_end + len].to_vec();
-        self.received.lock().unwrap().push(Received { path, headers, body, at: Instant::now() });
+        self.received.lock().unwrap().push(Received {
+            path,
+            headers,
+            body,
+            at: Instant::now(),
+        });
         let reply = {
             let next = self.script.lock().unwrap().pop_front();
             next.unwrap_or_else(|| self.default.lock().unwrap().clone())
@@ -198,7 +215,11 @@ pub struct Api {
 
 impl Api {
     pub fn new(addr: SocketAddr, key: &str) -> Api {
-        Api { base: format!("http://{addr}"), key: key.to_string(), client: reqwest::Client::new() }
+        Api {
+            base: format!("http://{addr}"),
+            key: key.to_string(),
+            client: reqwest::Client::new(),
+        }
     }
 
     pub async fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
@@ -208,12 +229,18 @@ impl Api {
             .request(method, format!("{}{}", self.base, path))
             .bearer_auth(&self.key);
         if let Some(b) = body {
-            req = req.header("content-type", "application/json").body(b.to_string());
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
         }
         let resp = req.send().await.expect("API answers");
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, json)
     }
 
@@ -256,7 +283,10 @@ impl Api {
             if done(&ds) {
                 return ds;
             }
-            assert!(Instant::now() < deadline, "deliveries never reached the expected state: {ds:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "deliveries never reached the expected state: {ds:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

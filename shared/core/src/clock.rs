@@ -20,16 +20,10 @@ impl Timestamp {
     pub fn seconds(self) -> i64 {
         self.0.div_euclid(1000)
     }
-    pub fn add(self, d: Duration) -> Self {
+    pub fn plus(self, d: Duration) -> Self {
         Timestamp(
             self.0
                 .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
-        )
-    }
-    pub fn sub(self, d: Duration) -> Self {
-        Timestamp(
-            self.0
-                .saturating_sub(d.as_millis().min(i64::MAX as u128) as i64),
         )
     }
     pub fn to_rfc3339(self) -> String {

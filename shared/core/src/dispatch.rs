@@ -159,7 +159,7 @@ impl Hookline {
                     at,
                     attempt: Some(attempt),
                     status: DeliveryStatus::Pending,
-                    next_attempt_at: Some(at.add(delay)),
+                    next_attempt_at: Some(at.plus(delay)),
                     failure_reason: None,
                 };
                 self.store.update_delivery(&update, None).await?;

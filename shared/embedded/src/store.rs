@@ -21,6 +21,14 @@ impl SqliteStore {
     pub fn new(db: Db) -> Self {
         SqliteStore { db }
     }
+
+    /// How many events are stored (for ops and tests).
+    pub async fn count_events(&self) -> Result<u64> {
+        self.db
+            .call(|c| c.query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .await
+            .map(|n| n as u64)
+    }
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> rusqlite::Result<String> {
