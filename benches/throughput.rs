@@ -50,8 +50,15 @@ async fn scenario(subscriptions: usize, events: usize, workers: usize) -> Outcom
     let client = reqwest::Client::new();
     let (url, received) = receiver().await;
     for _ in 0..subscriptions {
-        let body = serde_json::json!({"tenant_id": "dealer-1", "url": url, "event_types": ["lead.*"]});
-        let r = client.post(format!("{base}/v1/subscriptions")).bearer_auth("bench").body(body.to_string()).send().await.unwrap();
+        let body =
+            serde_json::json!({"tenant_id": "dealer-1", "url": url, "event_types": ["lead.*"]});
+        let r = client
+            .post(format!("{base}/v1/subscriptions"))
+            .bearer_auth("bench")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201);
     }
     let payload = serde_json::json!({
@@ -73,7 +80,13 @@ async fn scenario(subscriptions: usize, events: usize, workers: usize) -> Outcom
             let (client, base, payload) = (client.clone(), base.clone(), payload.clone());
             tokio::spawn(async move {
                 for _ in 0..per {
-                    let r = client.post(format!("{base}/v1/events")).bearer_auth("bench").body(payload.clone()).send().await.unwrap();
+                    let r = client
+                        .post(format!("{base}/v1/events"))
+                        .bearer_auth("bench")
+                        .body(payload.clone())
+                        .send()
+                        .await
+                        .unwrap();
                     assert_eq!(r.status(), 202);
                 }
             })
@@ -85,21 +98,34 @@ async fn scenario(subscriptions: usize, events: usize, workers: usize) -> Outcom
     let ingest = started.elapsed();
     let deadline = Instant::now() + Duration::from_secs(300);
     while received.load(Ordering::Relaxed) < expected {
-        assert!(Instant::now() < deadline, "deliveries stalled at {}", received.load(Ordering::Relaxed));
+        assert!(
+            Instant::now() < deadline,
+            "deliveries stalled at {}",
+            received.load(Ordering::Relaxed)
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let total = started.elapsed();
     running.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
-    Outcome { deliveries: expected, ingest, total }
+    Outcome {
+        deliveries: expected,
+        ingest,
+        total,
+    }
 }
 
 #[tokio::main]
 async fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` passes nothing and expects a quick run.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let events: usize = std::env::var("HOOKLINE_BENCH_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(if quick { 80 } else { 4000 });
-    println!("| subscriptions | events | deliveries | workers | ingest events/s | end-to-end deliveries/s |");
+    let events: usize = std::env::var("HOOKLINE_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if quick { 80 } else { 4000 });
+    println!(
+        "| subscriptions | events | deliveries | workers | ingest events/s | end-to-end deliveries/s |"
+    );
     println!("|---|---|---|---|---|---|");
     for (subs, evts, workers) in [(1, events, 4), (1, events, 8), (10, events / 10, 8)] {
         let o = scenario(subs, evts, workers).await;

@@ -1,5 +1,7 @@
 //! `hookline`: the command line. `hookline dev` runs the whole pipeline locally.
 
+mod receive;
+
 use clap::{Parser, Subcommand};
 use hookline::{DevConfig, start};
 use hookline_core::destination::DestinationPolicy;
@@ -23,6 +25,8 @@ struct Cli {
 enum Command {
     /// Serve the API on loopback and run fan-out, delivery and dead-lettering in this process.
     Dev(DevArgs),
+    /// Run a receiver that prints every webhook it gets and checks its signature.
+    Receive(ReceiveArgs),
     /// Print the dead-lettered jobs of a data directory, one JSON object per line.
     DeadLetters {
         #[arg(long, env = "HOOKLINE_DATA_DIR", default_value = ".hookline")]
@@ -30,6 +34,19 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+}
+
+#[derive(clap::Args)]
+struct ReceiveArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    listen: SocketAddr,
+    /// The subscription's secret, to verify `webhook-signature`.
+    #[arg(long, env = "HOOKLINE_RECEIVE_SECRET")]
+    secret: Option<String>,
+    /// Status code to answer with (try 500 or 410 to watch retries and disabling).
+    #[arg(long, default_value_t = 200)]
+    status: u16,
 }
 
 #[derive(clap::Args)]
@@ -127,6 +144,7 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
 async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Dev(args) => dev(args).await,
+        Command::Receive(args) => receive::run(args.listen, args.secret, args.status).await,
         Command::DeadLetters { data_dir, limit } => dead_letters(data_dir, limit).await,
     };
     match result {

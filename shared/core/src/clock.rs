@@ -29,7 +29,11 @@ impl Timestamp {
     pub fn to_rfc3339(self) -> String {
         let dt = OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        dt.format(&Rfc3339).unwrap_or_default()
+        // Always three fractional digits, so timestamps have one width and sort as strings.
+        let fmt = time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+        );
+        dt.format(&fmt).unwrap_or_default()
     }
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
         let dt = OffsetDateTime::parse(s, &Rfc3339).ok()?;
@@ -83,5 +87,13 @@ mod tests {
         let t = Timestamp(1_749_724_451_123);
         assert_eq!(t.to_rfc3339(), "2025-06-12T10:34:11.123Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+        assert_eq!(
+            Timestamp(1_749_724_451_100).to_rfc3339(),
+            "2025-06-12T10:34:11.100Z"
+        );
+        assert_eq!(
+            Timestamp::parse_rfc3339("2025-06-12T12:34:11+02:00"),
+            Some(Timestamp(1_749_724_451_000))
+        );
     }
 }

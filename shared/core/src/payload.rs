@@ -57,7 +57,7 @@ mod tests {
             serde_json::from_slice(&render(&e, PayloadFormat::Standard)).unwrap();
         assert_eq!(
             v,
-            json!({"id": e.id.as_str(), "type": "lead.qualified", "timestamp": "2025-06-12T10:34:11Z",
+            json!({"id": e.id.as_str(), "type": "lead.qualified", "timestamp": "2025-06-12T10:34:11.000Z",
                    "tenant_id": "dealer-1", "data": {"campaign": {"id": "abc123"}}})
         );
     }
