@@ -55,7 +55,7 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
         ("GET", "/v1/subscriptions?limit=abc".into(), None, 400, "invalid_query"),
         ("GET", "/v1/subscriptions?cursor=garbage".into(), None, 400, "invalid_cursor"),
         ("GET", "/v1/subscriptions?bogus=1".into(), None, 400, "invalid_query"),
-        ("GET", format!("/v1/subscriptions/{sid}/deliveries?status=lost"), None, 400, "invalid_status"),
+        ("GET", format!("/v1/subscriptions/{sid}/deliveries?status=lost"), None, 400, "invalid_query"),
         ("GET", "/v1/events/evt_01J00000000000000000000000/deliveries".into(), None, 404, "not_found"),
         ("GET", "/v1/nothing-here".into(), None, 404, "route_not_found"),
         ("PUT", "/v1/events".into(), Some("{}".into()), 405, "method_not_allowed"),

@@ -10,14 +10,18 @@ use serde::de::DeserializeOwned;
 
 /// A JSON body: at most the router's body limit, syntactically valid, and matching `T` exactly
 /// (unknown fields are refused by `T`). The body is JSON whatever the `Content-Type` says, so a
-/// plain `curl -d` works.
-pub struct JsonBody<T>(pub T);
+/// plain `curl -d` works. `raw` keeps the bytes (idempotency compares them). An empty body is
+/// read as `{}`, so routes whose fields are all optional need none.
+pub struct JsonBody<T> {
+    pub value: T,
+    pub raw: Bytes,
+}
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+        let raw = Bytes::from_request(req, state).await.map_err(|e| match e {
             BytesRejection::FailedToBufferBody(_)
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
@@ -32,12 +36,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             }
             other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.body_text()),
         })?;
-        parse_json(&bytes).map(JsonBody)
+        let text: &[u8] = if raw.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &raw
+        };
+        let value = serde_json::from_slice(text).map_err(|e| json_error(&e))?;
+        Ok(JsonBody { value, raw })
     }
-}
-
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| json_error(&e))
 }
 
 fn json_error(e: &serde_json::Error) -> ApiError {
@@ -59,14 +65,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        let q = parts.uri.query().unwrap_or("");
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(v)| QueryParams(v))
             .map_err(|e| {
                 ApiError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_query",
-                    format!("query `{q}` is not valid: {}", e.body_text()),
+                    format!("invalid query: {}", e.body_text()),
                 )
             })
     }

@@ -13,7 +13,9 @@ macro_rules! store_suite {
             subscription_round_trip, subscriptions_list_by_tenant_with_cursor,
             update_and_delete_missing_subscription, events_wait_in_the_outbox_until_fanned_out,
             delivery_is_created_once_per_event_and_subscription,
-            delivery_update_records_attempts_and_notification_together, deliveries_list_filters_and_pages);
+            delivery_update_records_attempts_and_notification_together, deliveries_list_filters_and_pages,
+            subscriptions_are_counted_per_tenant, api_keys_round_trip_and_revoke,
+            idempotency_keys_are_claimed_once);
     };
     (@tests $make:expr; $($name:ident),*) => {
         $(

@@ -1,50 +1,43 @@
 //! Store checks.
 
+use hookline_core::api_key;
 use hookline_core::clock::Timestamp;
 use hookline_core::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate};
 use hookline_core::destination::DestinationPolicy;
 use hookline_core::event::{Event, NewEvent};
 use hookline_core::ids::{DeliveryId, SubscriptionId};
-use hookline_core::ports::{DeliveryQuery, Store};
+use hookline_core::ports::{Claim, DeliveryQuery, IdempotencyRecord, Store};
 use hookline_core::subscription::{NewSubscription, Subscription};
 use serde_json::json;
 
 pub fn subscription(tenant: &str) -> Subscription {
     serde_json::from_value::<NewSubscription>(json!({
-        "tenant_id": tenant, "url": "https://crm.example.com/hooks",
+        "url": "https://crm.example.com/hooks",
         "event_types": ["lead.*"], "name": "CRM", "filter": {"campaign": ["abc123"]},
         "headers": {"Authorization": "Bearer t0k3n"}, "hex_signature_header": "X-CarBuddy-Signature"
     }))
     .unwrap()
-    .into_subscription(Timestamp(1_000), &DestinationPolicy::default())
+    .into_subscription(
+        tenant.to_string(),
+        Timestamp(1_000),
+        &DestinationPolicy::default(),
+    )
     .unwrap()
 }
 
 pub fn event(tenant: &str) -> Event {
     serde_json::from_value::<NewEvent>(json!({
-        "tenant_id": tenant, "type": "lead.qualified",
+        "type": "lead.qualified",
         "data": {"customer": {"first_name": "Sarah", "last_name": "Jones"}},
         "attributes": {"campaign": "abc123"}
     }))
     .unwrap()
-    .into_event(Timestamp(2_000))
+    .into_event(tenant.to_string(), Timestamp(2_000))
     .unwrap()
 }
 
 pub fn delivery(e: &Event, s: &Subscription) -> Delivery {
-    Delivery {
-        id: DeliveryId::generate(),
-        event_id: e.id.clone(),
-        subscription_id: s.id.clone(),
-        tenant_id: e.tenant_id.clone(),
-        event_type: e.event_type.clone(),
-        status: DeliveryStatus::Pending,
-        created_at: Timestamp(3_000),
-        updated_at: Timestamp(3_000),
-        next_attempt_at: Some(Timestamp(3_000)),
-        failure_reason: None,
-        attempts: vec![],
-    }
+    Delivery::new(e, s, Timestamp(3_000))
 }
 
 fn query() -> DeliveryQuery {
@@ -52,6 +45,8 @@ fn query() -> DeliveryQuery {
         event_id: None,
         subscription_id: None,
         status: None,
+        since: None,
+        until: None,
         after: None,
         limit: 100,
     }
@@ -136,8 +131,8 @@ pub async fn update_and_delete_missing_subscription(store: &dyn Store) {
 
 pub async fn events_wait_in_the_outbox_until_fanned_out(store: &dyn Store) {
     let (a, b) = (event("dealer-1"), event("dealer-1"));
-    store.insert_event(&a).await.unwrap();
-    store.insert_event(&b).await.unwrap();
+    store.insert_event(&a, true).await.unwrap();
+    store.insert_event(&b, true).await.unwrap();
     assert_eq!(store.get_event(&a.id).await.unwrap().unwrap(), a);
     let waiting = store.events_awaiting_fanout(10).await.unwrap();
     assert_eq!(
@@ -148,6 +143,14 @@ pub async fn events_wait_in_the_outbox_until_fanned_out(store: &dyn Store) {
     let waiting = store.events_awaiting_fanout(10).await.unwrap();
     assert_eq!(waiting.len(), 1);
     assert_eq!(waiting[0].id, b.id);
+    let direct = event("dealer-1");
+    store.insert_event(&direct, false).await.unwrap();
+    assert_eq!(store.get_event(&direct.id).await.unwrap().unwrap(), direct);
+    assert_eq!(
+        store.events_awaiting_fanout(10).await.unwrap().len(),
+        1,
+        "a test event skips the outbox"
+    );
 }
 
 pub async fn delivery_is_created_once_per_event_and_subscription(store: &dyn Store) {
@@ -186,6 +189,7 @@ pub async fn delivery_update_records_attempts_and_notification_together(store: &
         status: DeliveryStatus::Pending,
         next_attempt_at: Some(Timestamp(9_000)),
         failure_reason: None,
+        attempt_base: None,
     };
     store.update_delivery(&retry, None).await.unwrap();
     let notification = event("dealer-1");
@@ -196,6 +200,7 @@ pub async fn delivery_update_records_attempts_and_notification_together(store: &
         status: DeliveryStatus::Failed,
         next_attempt_at: None,
         failure_reason: Some("gave up".into()),
+        attempt_base: Some(1),
     };
     store
         .update_delivery(&fail, Some(&notification))
@@ -210,6 +215,7 @@ pub async fn delivery_update_records_attempts_and_notification_together(store: &
         got.attempts,
         vec![attempt(1, Some(503)), attempt(2, Some(500))]
     );
+    assert_eq!(got.attempt_base, 1, "a new round's base is kept");
     assert_eq!(
         store.get_event(&notification.id).await.unwrap().unwrap(),
         notification
@@ -252,7 +258,125 @@ pub async fn deliveries_list_filters_and_pages(store: &dyn Store) {
     );
     let failed = DeliveryQuery {
         status: Some(DeliveryStatus::Failed),
-        ..by_sub
+        ..by_sub.clone()
     };
     assert!(store.list_deliveries(&failed).await.unwrap().is_empty());
+    // every delivery here was created at 3000 ms: a window is [since, until)
+    let window = |since, until| DeliveryQuery {
+        since: Some(Timestamp(since)),
+        until: Some(Timestamp(until)),
+        limit: 100,
+        ..by_sub.clone()
+    };
+    assert_eq!(
+        store
+            .list_deliveries(&window(3_000, 3_001))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert!(
+        store
+            .list_deliveries(&window(3_001, 9_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_deliveries(&window(0, 3_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+pub async fn subscriptions_are_counted_per_tenant(store: &dyn Store) {
+    for _ in 0..3 {
+        store
+            .insert_subscription(&subscription("dealer-x"))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_subscription(&subscription("dealer-y"))
+        .await
+        .unwrap();
+    assert_eq!(store.count_subscriptions("dealer-x").await.unwrap(), 3);
+    assert_eq!(store.count_subscriptions("dealer-z").await.unwrap(), 0);
+}
+
+pub async fn api_keys_round_trip_and_revoke(store: &dyn Store) {
+    let (k1, _) = api_key::generate("dealer-1".into(), Some("CRM".into()), Timestamp(5));
+    let (k2, _) = api_key::generate("dealer-2".into(), None, Timestamp(6));
+    store.insert_api_key(&k1).await.unwrap();
+    store.insert_api_key(&k2).await.unwrap();
+    assert_eq!(store.get_api_key(&k1.id).await.unwrap().unwrap(), k1);
+    assert_eq!(
+        store
+            .list_api_keys(Some("dealer-1"), None, 10)
+            .await
+            .unwrap(),
+        vec![k1.clone()]
+    );
+    assert_eq!(store.list_api_keys(None, None, 10).await.unwrap().len(), 2);
+    assert_eq!(
+        store.list_api_keys(None, Some(&k1.id), 10).await.unwrap(),
+        vec![k2.clone()]
+    );
+    assert!(store.revoke_api_key(&k1.id, Timestamp(7)).await.unwrap());
+    assert!(
+        !store.revoke_api_key(&k1.id, Timestamp(8)).await.unwrap(),
+        "revoking twice finds nothing"
+    );
+    assert_eq!(
+        store.get_api_key(&k1.id).await.unwrap().unwrap().revoked_at,
+        Some(Timestamp(7))
+    );
+}
+
+pub async fn idempotency_keys_are_claimed_once(store: &dyn Store) {
+    let (now, stale, expires) = (Timestamp(10_000), Timestamp(9_000), Timestamp(20_000));
+    let claim = |key: &'static str, hash: &'static str, now, stale, expires| async move {
+        store
+            .claim_idempotency(key, hash, now, stale, expires)
+            .await
+            .unwrap()
+    };
+    assert_eq!(claim("k1", "h1", now, stale, expires).await, Claim::Claimed);
+    let pending = IdempotencyRecord {
+        request_hash: "h1".into(),
+        response: None,
+    };
+    assert_eq!(
+        claim("k1", "h1", now, stale, expires).await,
+        Claim::Existing(pending)
+    );
+    store
+        .complete_idempotency("k1", 202, r#"{"id":"evt_1"}"#)
+        .await
+        .unwrap();
+    let done = IdempotencyRecord {
+        request_hash: "h1".into(),
+        response: Some((202, r#"{"id":"evt_1"}"#.into())),
+    };
+    assert_eq!(
+        claim("k1", "h2", now, stale, expires).await,
+        Claim::Existing(done)
+    );
+    // an expired record can be claimed again
+    assert_eq!(
+        claim("k1", "h3", expires, stale, Timestamp(30_000)).await,
+        Claim::Claimed
+    );
+    // a never-completed claim older than `stale_before` (its request crashed) is taken over
+    assert_eq!(
+        claim("k2", "h", Timestamp(1_000), Timestamp(0), expires).await,
+        Claim::Claimed
+    );
+    assert_eq!(claim("k2", "h", now, stale, expires).await, Claim::Claimed);
+    // a released claim frees the key
+    store.release_idempotency("k2").await.unwrap();
+    assert_eq!(claim("k2", "h9", now, stale, expires).await, Claim::Claimed);
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 /// How much of a receiver's response body is kept per attempt.
 pub const RESPONSE_BODY_LIMIT: usize = 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     Pending,
@@ -37,7 +37,7 @@ impl DeliveryStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attempt {
     /// 1-based.
     pub number: u32,
@@ -51,7 +51,7 @@ pub struct Attempt {
     pub response_body: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub id: DeliveryId,
     pub event_id: EventId,
@@ -68,6 +68,38 @@ pub struct Delivery {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_reason: Option<String>,
     pub attempts: Vec<Attempt>,
+    /// Attempts made before the current round: a recovered delivery gets a fresh schedule.
+    #[serde(skip)]
+    pub attempt_base: u32,
+}
+
+impl Delivery {
+    /// A new, pending delivery of `event` to `sub`.
+    pub fn new(
+        event: &crate::event::Event,
+        sub: &crate::subscription::Subscription,
+        now: Timestamp,
+    ) -> Self {
+        Delivery {
+            id: DeliveryId::generate(),
+            event_id: event.id.clone(),
+            subscription_id: sub.id.clone(),
+            tenant_id: event.tenant_id.clone(),
+            event_type: event.event_type.clone(),
+            status: DeliveryStatus::Pending,
+            created_at: now,
+            updated_at: now,
+            next_attempt_at: Some(now),
+            failure_reason: None,
+            attempts: Vec::new(),
+            attempt_base: 0,
+        }
+    }
+
+    /// The number the next attempt will have, counted within the current round.
+    pub fn next_attempt_in_round(&self) -> u32 {
+        (self.attempts.len() as u32 + 1).saturating_sub(self.attempt_base)
+    }
 }
 
 /// The change an attempt (or a decision to give up without one) makes to its delivery, recorded
@@ -81,6 +113,8 @@ pub struct DeliveryUpdate {
     pub status: DeliveryStatus,
     pub next_attempt_at: Option<Timestamp>,
     pub failure_reason: Option<String>,
+    /// Starts a new round of attempts (a recovered delivery) at this many prior attempts.
+    pub attempt_base: Option<u32>,
 }
 
 /// A queue message: which delivery to attempt. Bodies carry ids only; the attempt count lives in
@@ -88,6 +122,9 @@ pub struct DeliveryUpdate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub delivery_id: DeliveryId,
+    /// Set by recovery and redrive: a failed delivery gets a new round of attempts.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reopen: bool,
 }
 
 /// Keeps the first bytes of a response body, cut on a character boundary.

@@ -5,9 +5,9 @@
 use crate::clock::Timestamp;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate, Job};
 use crate::error::Result;
-use crate::event::{DELIVERY_FAILED, Event};
+use crate::event::{DELIVERY_FAILED, Event, reserved_namespace};
 use crate::ids::EventId;
-use crate::outcome::{NextStep, classify, decide};
+use crate::outcome::{NextStep, Outcome, classify, decide};
 use crate::payload;
 use crate::ports::{OutboundRequest, QueueMessage};
 use crate::service::Hookline;
@@ -48,8 +48,15 @@ impl Hookline {
             tracing::error!(delivery_id = %job.delivery_id, "job for an unknown delivery dead-lettered");
             return Ok(Disposition::DeadLetter("delivery not found".into()));
         };
+        let mut delivery = delivery;
         match delivery.status {
             DeliveryStatus::Succeeded => return Ok(Disposition::Delete),
+            // Recovery or redrive: a new round of attempts on the full schedule.
+            DeliveryStatus::Failed if job.reopen => {
+                delivery.attempt_base = delivery.attempts.len() as u32;
+                delivery.status = DeliveryStatus::Pending;
+                delivery.failure_reason = None;
+            }
             // Failure was recorded but the message was not moved yet (a crash in between).
             DeliveryStatus::Failed => {
                 let reason = delivery.failure_reason.unwrap_or_else(|| "failed".into());
@@ -91,42 +98,41 @@ impl Hookline {
                 )
                 .await;
         };
-        let number = delivery.attempts.len() as u32 + 1;
-        if number > self.settings.schedule.max_attempts() {
-            let reason = format!("all {} attempts were used", number - 1);
+        let in_round = delivery.next_attempt_in_round();
+        if in_round > self.settings.schedule.max_attempts() {
+            let reason = format!("all {} attempts were used", in_round - 1);
             return self.give_up(&delivery, None, reason, Notify::Yes).await;
         }
-        self.attempt(&delivery, &sub, &event, number).await
+        self.attempt(&delivery, &sub, &event, in_round).await
     }
 
-    async fn attempt(
+    /// Sends one attempt and returns it as recorded, with what its result means.
+    async fn send_attempt(
         &self,
         delivery: &Delivery,
         sub: &Subscription,
         event: &Event,
-        number: u32,
-    ) -> Result<Disposition> {
+    ) -> (Attempt, Outcome) {
         let at = self.clock.now();
+        let number = delivery.attempts.len() as u32 + 1;
         let request = build_request(sub, event, at);
         let started = Instant::now();
         let result = self.sender.send(request).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         let outcome = classify(&result, self.clock.now());
-        let step = decide(
-            number,
-            &outcome,
-            &self.settings.schedule,
-            rand::random::<f64>(),
-        );
+        let error = match (&result, &outcome) {
+            (Err(e), _) => Some(e.message.clone()),
+            (Ok(_), Outcome::Retryable { error, .. } | Outcome::Permanent { error }) => {
+                Some(error.clone())
+            }
+            (Ok(r), Outcome::Gone) => Some(format!("HTTP {}", r.status)),
+            (Ok(_), Outcome::Success) => None,
+        };
         let attempt = Attempt {
             number,
             at,
             status_code: result.as_ref().ok().map(|r| r.status),
-            error: match (&result, &outcome) {
-                (Err(e), _) => Some(e.message.clone()),
-                (Ok(_), crate::outcome::Outcome::Retryable { error, .. }) => Some(error.clone()),
-                _ => None,
-            },
+            error,
             duration_ms,
             response_body: result
                 .as_ref()
@@ -140,6 +146,25 @@ impl Hookline {
             attempt = number, status_code = attempt.status_code, duration_ms,
             error = attempt.error.as_deref(), "delivery attempt"
         );
+        (attempt, outcome)
+    }
+
+    async fn attempt(
+        &self,
+        delivery: &Delivery,
+        sub: &Subscription,
+        event: &Event,
+        in_round: u32,
+    ) -> Result<Disposition> {
+        let (attempt, outcome) = self.send_attempt(delivery, sub, event).await;
+        let at = attempt.at;
+        let step = decide(
+            in_round,
+            &outcome,
+            &self.settings.schedule,
+            rand::random::<f64>(),
+        );
+        let attempt_base = (delivery.attempt_base > 0).then_some(delivery.attempt_base);
         match step {
             NextStep::Succeeded => {
                 let update = DeliveryUpdate {
@@ -149,6 +174,7 @@ impl Hookline {
                     status: DeliveryStatus::Succeeded,
                     next_attempt_at: None,
                     failure_reason: None,
+                    attempt_base,
                 };
                 self.store.update_delivery(&update, None).await?;
                 Ok(Disposition::Delete)
@@ -161,6 +187,7 @@ impl Hookline {
                     status: DeliveryStatus::Pending,
                     next_attempt_at: Some(at.plus(delay)),
                     failure_reason: None,
+                    attempt_base,
                 };
                 self.store.update_delivery(&update, None).await?;
                 Ok(Disposition::Retry(delay))
@@ -193,8 +220,9 @@ impl Hookline {
     ) -> Result<Disposition> {
         let now = self.clock.now();
         // Failures of operational events are never notified again: no notification loops.
-        let notification = (notify == Notify::Yes && !delivery.event_type.starts_with("hookline."))
-            .then(|| failure_notification(delivery, attempt.as_ref(), &reason, now));
+        let notification = (notify == Notify::Yes
+            && reserved_namespace(&delivery.event_type).is_none())
+        .then(|| failure_notification(delivery, attempt.as_ref(), &reason, now));
         let attempts = delivery.attempts.len() + usize::from(attempt.is_some());
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
@@ -203,6 +231,7 @@ impl Hookline {
             status: DeliveryStatus::Failed,
             next_attempt_at: None,
             failure_reason: Some(reason.clone()),
+            attempt_base: (delivery.attempt_base > 0).then_some(delivery.attempt_base),
         };
         self.store
             .update_delivery(&update, notification.as_ref())
@@ -215,6 +244,45 @@ impl Hookline {
             "delivery failed"
         );
         Ok(Disposition::DeadLetter(reason))
+    }
+
+    /// One attempt outside the queue (a test event, a manual retry): recorded like any other,
+    /// never retried or dead-lettered. A success completes the delivery; a failure leaves a
+    /// pending delivery on its schedule, and marks a test delivery failed with `failed_reason`.
+    pub(crate) async fn attempt_once(
+        &self,
+        delivery: &Delivery,
+        sub: &Subscription,
+        event: &Event,
+        failed_reason: Option<&str>,
+    ) -> Result<crate::service::AttemptReport> {
+        let (attempt, outcome) = self.send_attempt(delivery, sub, event).await;
+        let success = outcome == Outcome::Success;
+        let (status, next_attempt_at, failure_reason) = match (success, failed_reason) {
+            (true, _) => (DeliveryStatus::Succeeded, None, None),
+            (false, Some(reason)) => (DeliveryStatus::Failed, None, Some(reason.to_string())),
+            (false, None) => (
+                delivery.status,
+                delivery.next_attempt_at,
+                delivery.failure_reason.clone(),
+            ),
+        };
+        let update = DeliveryUpdate {
+            delivery_id: delivery.id.clone(),
+            at: attempt.at,
+            attempt: Some(attempt.clone()),
+            status,
+            next_attempt_at,
+            failure_reason,
+            attempt_base: None,
+        };
+        self.store.update_delivery(&update, None).await?;
+        Ok(crate::service::AttemptReport {
+            event_id: delivery.event_id.clone(),
+            delivery_id: delivery.id.clone(),
+            success,
+            attempt,
+        })
     }
 
     /// Applies a disposition to the queue the job came from.
@@ -255,7 +323,7 @@ pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> Outbou
         ("user-agent".to_string(), USER_AGENT.to_string()),
     ];
     headers.extend(signature_headers(
-        &[&sub.secret],
+        &sub.signing_secrets(at),
         sub.hex_signature_header.as_deref(),
         event.id.as_str(),
         at.seconds(),

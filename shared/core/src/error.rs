@@ -7,6 +7,9 @@ pub enum ErrorKind {
     Invalid,
     /// Authentication is missing or wrong (HTTP 401).
     Unauthorized,
+    /// The caller may not use this route at all (HTTP 403). Never used for another tenant's
+    /// resources, which are `NotFound`.
+    Forbidden,
     /// The resource does not exist, or is not visible to the caller (HTTP 404).
     NotFound,
     /// The request conflicts with the current state (HTTP 409).

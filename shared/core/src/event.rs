@@ -7,23 +7,35 @@ use crate::ids::EventId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Event types in the `hookline.` namespace are Hookline's own operational events.
-pub const OPERATIONAL_PREFIX: &str = "hookline.";
+/// Namespaces of Hookline's own events (`hookline.delivery.failed`, `webhook.test`). Producers
+/// cannot send them and wildcards do not match them.
+pub const RESERVED_NAMESPACES: &[&str] = &["hookline.", "webhook."];
 /// Emitted when a delivery is given up on.
 pub const DELIVERY_FAILED: &str = "hookline.delivery.failed";
+/// Sent by `POST /v1/subscriptions/{id}/test`.
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// The reserved namespace an event type belongs to, if any.
+pub fn reserved_namespace(event_type: &str) -> Option<&'static str> {
+    RESERVED_NAMESPACES
+        .iter()
+        .copied()
+        .find(|ns| event_type.starts_with(ns))
+}
 
 pub const MAX_TYPE_LEN: usize = 128;
 pub const MAX_TENANT_LEN: usize = 128;
 pub const MAX_ATTRIBUTES: usize = 20;
 pub const MAX_ATTRIBUTE_LEN: usize = 256;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: EventId,
     pub tenant_id: String,
     #[serde(rename = "type")]
     pub event_type: String,
     pub timestamp: Timestamp,
+    #[schema(value_type = Object)]
     pub data: serde_json::Map<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub attributes: BTreeMap<String, String>,
@@ -31,31 +43,36 @@ pub struct Event {
 
 impl Event {
     pub fn is_operational(&self) -> bool {
-        self.event_type.starts_with(OPERATIONAL_PREFIX)
+        reserved_namespace(&self.event_type).is_some()
     }
 }
 
 /// `POST /v1/events` body, before validation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEvent {
-    pub tenant_id: String,
+    /// Implied by a tenant key; required with the admin key.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     #[serde(rename = "type")]
     pub event_type: String,
+    /// Any JSON object: what receivers get as `data`.
+    #[schema(value_type = Object)]
     pub data: serde_json::Value,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
 }
 
 impl NewEvent {
-    /// Validates and stamps a producer's event. Producers may not forge `hookline.` events.
-    pub fn into_event(self, now: Timestamp) -> Result<Event> {
-        validate_tenant_id(&self.tenant_id)?;
+    /// Validates and stamps a producer's event for `tenant_id` (resolved from the caller).
+    /// Producers may not send events in Hookline's reserved namespaces.
+    pub fn into_event(self, tenant_id: String, now: Timestamp) -> Result<Event> {
+        validate_tenant_id(&tenant_id)?;
         validate_event_type(&self.event_type)?;
-        if self.event_type.starts_with(OPERATIONAL_PREFIX) {
+        if let Some(ns) = reserved_namespace(&self.event_type) {
             return Err(Error::invalid(
                 "reserved_event_type",
-                "event types starting with `hookline.` are reserved for Hookline's own events",
+                format!("event types starting with `{ns}` are reserved for Hookline's own events"),
             ));
         }
         let data = match self.data {
@@ -70,7 +87,7 @@ impl NewEvent {
         validate_attributes(&self.attributes)?;
         Ok(Event {
             id: EventId::generate(),
-            tenant_id: self.tenant_id,
+            tenant_id,
             event_type: self.event_type,
             timestamp: now,
             data,
@@ -157,9 +174,9 @@ mod tests {
     use serde_json::json;
 
     fn new_event(v: serde_json::Value) -> Result<Event> {
-        serde_json::from_value::<NewEvent>(v)
-            .unwrap()
-            .into_event(Timestamp(0))
+        let mut n = serde_json::from_value::<NewEvent>(v).unwrap();
+        let tenant = n.tenant_id.take().unwrap();
+        n.into_event(tenant, Timestamp(0))
     }
 
     #[test]
@@ -195,6 +212,10 @@ mod tests {
             ),
             (
                 json!({"tenant_id": "t", "type": "hookline.delivery.failed", "data": {}}),
+                "reserved_event_type",
+            ),
+            (
+                json!({"tenant_id": "t", "type": "webhook.test", "data": {}}),
                 "reserved_event_type",
             ),
             (

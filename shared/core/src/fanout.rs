@@ -5,7 +5,6 @@
 use crate::delivery::{Delivery, DeliveryStatus, Job};
 use crate::error::Result;
 use crate::event::Event;
-use crate::ids::DeliveryId;
 use crate::matching::matches;
 use crate::service::Hookline;
 
@@ -19,29 +18,20 @@ impl Hookline {
             .await?;
         let mut jobs = Vec::new();
         for sub in candidates.iter().filter(|s| matches(s, event)) {
-            let delivery = Delivery {
-                id: DeliveryId::generate(),
-                event_id: event.id.clone(),
-                subscription_id: sub.id.clone(),
-                tenant_id: event.tenant_id.clone(),
-                event_type: event.event_type.clone(),
-                status: DeliveryStatus::Pending,
-                created_at: now,
-                updated_at: now,
-                next_attempt_at: Some(now),
-                failure_reason: None,
-                attempts: Vec::new(),
-            };
-            let stored = self.store.create_delivery(&delivery).await?;
+            let stored = self
+                .store
+                .create_delivery(&Delivery::new(event, sub, now))
+                .await?;
             if stored.status == DeliveryStatus::Pending {
                 let job = Job {
                     delivery_id: stored.id,
+                    reopen: false,
                 };
                 jobs.push(serde_json::to_string(&job).expect("jobs serialize"));
             }
         }
-        if !jobs.is_empty() {
-            self.queue.send_batch(&jobs).await?;
+        for chunk in jobs.chunks(10) {
+            self.queue.send_batch(chunk).await?;
         }
         self.store.mark_fanned_out(&event.id).await?;
         tracing::debug!(event_id = %event.id, tenant_id = %event.tenant_id, jobs = jobs.len(), "event fanned out");

@@ -62,6 +62,7 @@ macro_rules! prefixed_id {
 prefixed_id!(EventId, "evt_");
 prefixed_id!(SubscriptionId, "sub_");
 prefixed_id!(DeliveryId, "dlv_");
+prefixed_id!(ApiKeyId, "key_");
 
 #[cfg(test)]
 mod tests {

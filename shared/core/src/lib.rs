@@ -2,6 +2,8 @@
 //! makes (matching, signing, retry schedule, outcome classification, validation), and the ports
 //! that storage, queue and HTTP adapters implement. No AWS, Lambda or HTTP-server code lives here.
 
+pub mod access;
+pub mod api_key;
 pub mod clock;
 pub mod delivery;
 pub mod destination;
@@ -15,6 +17,7 @@ pub mod outcome;
 pub mod payload;
 pub mod ports;
 pub mod retry_schedule;
+mod schema;
 pub mod service;
 pub mod signing;
 pub mod subscription;

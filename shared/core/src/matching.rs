@@ -2,11 +2,11 @@
 //! patterns, and the event's attributes must satisfy the subscription's filter.
 //!
 //! Patterns are an exact type (`lead.qualified`), a prefix (`lead.*`, matching `lead.created` and
-//! `lead.update.disposition`) or `*`. Wildcards never match Hookline's own `hookline.` events:
-//! operational events are opt-in by name (`hookline.delivery.failed`) or by `hookline.*`.
+//! `lead.update.disposition`) or `*`. Wildcards never match Hookline's own events (`hookline.`,
+//! `webhook.`): they are opt-in by name (`hookline.delivery.failed`) or by `hookline.*`.
 
 use crate::error::{Error, Result};
-use crate::event::{Event, OPERATIONAL_PREFIX, validate_event_type};
+use crate::event::{Event, reserved_namespace, validate_event_type};
 use crate::subscription::Subscription;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -36,10 +36,9 @@ impl EventTypePattern {
             EventTypePattern::Exact(t) => t == event_type,
             EventTypePattern::Prefix(p) => {
                 event_type.starts_with(p.as_str())
-                    && (p.starts_with(OPERATIONAL_PREFIX)
-                        || !event_type.starts_with(OPERATIONAL_PREFIX))
+                    && reserved_namespace(event_type).is_none_or(|ns| p.starts_with(ns))
             }
-            EventTypePattern::All => !event_type.starts_with(OPERATIONAL_PREFIX),
+            EventTypePattern::All => reserved_namespace(event_type).is_none(),
         }
     }
 
@@ -104,18 +103,18 @@ mod tests {
         for (k, val) in v.as_object().unwrap() {
             body[k] = val.clone();
         }
-        serde_json::from_value::<NewSubscription>(body)
-            .unwrap()
-            .into_subscription(Timestamp(0), &DestinationPolicy::default())
+        let mut n = serde_json::from_value::<NewSubscription>(body).unwrap();
+        let tenant = n.tenant_id.take().unwrap();
+        n.into_subscription(tenant, Timestamp(0), &DestinationPolicy::default())
             .unwrap()
     }
 
     fn event(t: &str, attrs: serde_json::Value) -> Event {
         let mut e = serde_json::from_value::<NewEvent>(json!({
-            "tenant_id": "dealer-1", "type": "lead.created", "data": {}, "attributes": attrs
+            "type": "lead.created", "data": {}, "attributes": attrs
         }))
         .unwrap()
-        .into_event(Timestamp(0))
+        .into_event("dealer-1".into(), Timestamp(0))
         .unwrap();
         e.event_type = t.to_string();
         e

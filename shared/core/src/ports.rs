@@ -1,10 +1,12 @@
 //! The ports: what the core needs from storage, the job queue and the HTTP client. The embedded
 //! adapters (local runs) and the AWS adapters implement these; one conformance suite tests both.
 
+use crate::api_key::ApiKey;
+use crate::clock::Timestamp;
 use crate::delivery::{Delivery, DeliveryStatus, DeliveryUpdate};
 use crate::error::Result;
 use crate::event::Event;
-use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use crate::ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
 use crate::outcome::SendResult;
 use crate::subscription::Subscription;
 use async_trait::async_trait;
@@ -16,8 +18,29 @@ pub struct DeliveryQuery {
     pub event_id: Option<EventId>,
     pub subscription_id: Option<SubscriptionId>,
     pub status: Option<DeliveryStatus>,
+    /// Created at or after this time.
+    pub since: Option<Timestamp>,
+    /// Created before this time.
+    pub until: Option<Timestamp>,
     pub after: Option<DeliveryId>,
     pub limit: usize,
+}
+
+/// The stored state of an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// Hash of the request that first used the key.
+    pub request_hash: String,
+    /// The response, once the first request finished: status and body.
+    pub response: Option<(u16, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This request owns the key now and must complete or release it.
+    Claimed,
+    /// Another request holds or held the key.
+    Existing(IdempotencyRecord),
 }
 
 #[async_trait]
@@ -37,8 +60,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<Subscription>>;
     /// Candidates for fan-out: every subscription of the tenant (the core does the matching).
     async fn subscriptions_for_tenant(&self, tenant_id: &str) -> Result<Vec<Subscription>>;
+    async fn count_subscriptions(&self, tenant_id: &str) -> Result<u64>;
 
-    async fn insert_event(&self, event: &Event) -> Result<()>;
+    /// Stores an event; with `fan_out` false it never enters the outbox (test events, which
+    /// go to one subscription only).
+    async fn insert_event(&self, event: &Event, fan_out: bool) -> Result<()>;
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>>;
     /// Stored events not yet fanned out, oldest first. This is the outbox that guarantees every
     /// stored event is fanned out even if the process dies right after storing it.
@@ -57,6 +83,32 @@ pub trait Store: Send + Sync + 'static {
         notification: Option<&Event>,
     ) -> Result<()>;
     async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>>;
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>>;
+    async fn list_api_keys(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&ApiKeyId>,
+        limit: usize,
+    ) -> Result<Vec<ApiKey>>;
+    /// Marks a key revoked; returns whether an unrevoked key was found.
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool>;
+
+    /// Claims an idempotency key for a request, atomically: exactly one of concurrent callers
+    /// gets `Claimed`. A key whose record expired, or whose claim was never completed and is
+    /// older than `stale_before` (its request crashed), can be claimed again.
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        stale_before: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Claim>;
+    async fn complete_idempotency(&self, key: &str, status: u16, body: &str) -> Result<()>;
+    /// Gives a claimed key up (the request failed and changed nothing).
+    async fn release_idempotency(&self, key: &str) -> Result<()>;
 }
 
 /// A received job message. `receipt` identifies this receive (as an SQS receipt handle does).

@@ -23,6 +23,10 @@ pub const MAX_DESCRIPTION_LEN: usize = 1000;
 pub const DEFAULT_TIMEOUT_MS: u64 = 5_000;
 pub const MIN_TIMEOUT_MS: u64 = 500;
 pub const MAX_TIMEOUT_MS: u64 = 15_000;
+pub const MAX_SUBSCRIPTIONS_PER_TENANT: u64 = 100;
+/// How long the previous secret keeps signing after a rotation, unless asked otherwise.
+pub const DEFAULT_ROTATION_GRACE_SECS: u64 = 24 * 3600;
+pub const MAX_ROTATION_GRACE_SECS: u64 = 7 * 24 * 3600;
 
 /// Headers Hookline sets itself; a subscription's custom headers may not override them.
 const RESERVED_HEADERS: &[&str] = &[
@@ -38,7 +42,7 @@ const RESERVED_HEADERS: &[&str] = &[
     "proxy-authorization",
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PayloadFormat {
     /// `{"id", "type", "timestamp", "tenant_id", "data"}`.
@@ -69,6 +73,11 @@ pub struct Subscription {
     pub payload_format: PayloadFormat,
     pub hex_signature_header: Option<String>,
     pub secret: Secret,
+    /// After a rotation, the old secret keeps signing until `previous_secret_expires_at`.
+    #[serde(default)]
+    pub previous_secret: Option<Secret>,
+    #[serde(default)]
+    pub previous_secret_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -77,13 +86,45 @@ impl Subscription {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
     }
+
+    /// The secrets that sign a request made at `now`: the current one, then the previous one
+    /// while its grace period lasts.
+    pub fn signing_secrets(&self, now: Timestamp) -> Vec<&Secret> {
+        let mut out = vec![&self.secret];
+        if let (Some(prev), Some(until)) = (&self.previous_secret, self.previous_secret_expires_at)
+            && now < until
+        {
+            out.push(prev);
+        }
+        out
+    }
+
+    /// Replaces the secret; the old one keeps signing for `grace` (none when zero).
+    pub fn rotate_secret(&mut self, grace: Duration, now: Timestamp) -> Result<()> {
+        if grace.as_secs() > MAX_ROTATION_GRACE_SECS {
+            return Err(Error::invalid(
+                "invalid_grace_period",
+                format!("the grace period is at most {MAX_ROTATION_GRACE_SECS} seconds (7 days)"),
+            ));
+        }
+        let old = std::mem::replace(&mut self.secret, Secret::generate());
+        (self.previous_secret, self.previous_secret_expires_at) = if grace.is_zero() {
+            (None, None)
+        } else {
+            (Some(old), Some(now.plus(grace)))
+        };
+        self.updated_at = now;
+        Ok(())
+    }
 }
 
 /// `POST /v1/subscriptions` body, before validation.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    pub tenant_id: String,
+    /// Implied by a tenant key; required with the admin key.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
     pub url: String,
     pub event_types: Vec<String>,
     #[serde(default)]
@@ -106,7 +147,7 @@ pub struct NewSubscription {
 
 /// `PATCH /v1/subscriptions/{id}` body. For nullable fields, an absent key leaves the value
 /// alone and an explicit `null` clears it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubscriptionPatch {
     #[serde(default)]
@@ -114,20 +155,25 @@ pub struct SubscriptionPatch {
     #[serde(default)]
     pub event_types: Option<Vec<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     #[serde(default)]
     pub enabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
     pub filter: Option<Option<Filter>>,
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u64>)]
     pub timeout_ms: Option<Option<u64>>,
     #[serde(default)]
     pub payload_format: Option<PayloadFormat>,
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     pub hex_signature_header: Option<Option<String>>,
 }
 
@@ -141,15 +187,17 @@ where
 }
 
 impl NewSubscription {
+    /// Validates the request for `tenant_id` (resolved from the caller, see `access`).
     pub fn into_subscription(
         self,
+        tenant_id: String,
         now: Timestamp,
         policy: &DestinationPolicy,
     ) -> Result<Subscription> {
-        validate_tenant_id(&self.tenant_id)?;
+        validate_tenant_id(&tenant_id)?;
         let mut sub = Subscription {
             id: SubscriptionId::generate(),
-            tenant_id: self.tenant_id,
+            tenant_id,
             url: validate_url(&self.url, policy)?,
             event_types: parse_event_types(&self.event_types)?,
             name: validate_text("name", self.name, MAX_NAME_LEN)?,
@@ -162,6 +210,8 @@ impl NewSubscription {
             payload_format: self.payload_format.unwrap_or_default(),
             hex_signature_header: validate_hex_header(self.hex_signature_header)?,
             secret: Secret::generate(),
+            previous_secret: None,
+            previous_secret_expires_at: None,
             created_at: now,
             updated_at: now,
         };
@@ -391,9 +441,9 @@ mod tests {
     }
 
     fn create(v: serde_json::Value) -> Result<Subscription> {
-        serde_json::from_value::<NewSubscription>(v)
-            .unwrap()
-            .into_subscription(Timestamp(0), &policy())
+        let mut n = serde_json::from_value::<NewSubscription>(v).unwrap();
+        let tenant = n.tenant_id.take().unwrap();
+        n.into_subscription(tenant, Timestamp(0), &policy())
     }
 
     fn base() -> serde_json::Value {
@@ -515,8 +565,53 @@ mod tests {
         let n: NewSubscription =
             serde_json::from_value(with("url", json!("http://crm.example.com/"))).unwrap();
         assert_eq!(
-            n.into_subscription(Timestamp(0), &p).unwrap_err().code,
+            n.into_subscription("t".into(), Timestamp(0), &p)
+                .unwrap_err()
+                .code,
             "invalid_url"
         );
+    }
+}
+
+#[cfg(test)]
+mod rotation_tests {
+    use super::*;
+
+    fn sub() -> Subscription {
+        let n: NewSubscription = serde_json::from_value(serde_json::json!({
+            "url": "https://crm.example.com/h", "event_types": ["*"]
+        }))
+        .unwrap();
+        n.into_subscription("t".into(), Timestamp(0), &DestinationPolicy::default())
+            .unwrap()
+    }
+
+    #[test]
+    fn rotation_signs_with_both_secrets_during_grace() {
+        let mut s = sub();
+        let old = s.secret.clone();
+        s.rotate_secret(Duration::from_secs(3600), Timestamp(1_000))
+            .unwrap();
+        assert_ne!(s.secret, old);
+        let during = s.signing_secrets(Timestamp(1_000 + 3_599_999));
+        assert_eq!(during, vec![&s.secret, &old]);
+        assert_eq!(
+            s.signing_secrets(Timestamp(1_000 + 3_600_000)),
+            vec![&s.secret]
+        );
+    }
+
+    #[test]
+    fn rotation_without_grace_drops_the_old_secret_and_long_grace_is_refused() {
+        let mut s = sub();
+        s.rotate_secret(Duration::ZERO, Timestamp(0)).unwrap();
+        assert_eq!(s.signing_secrets(Timestamp(0)).len(), 1);
+        let before = s.clone();
+        let err = s.rotate_secret(
+            Duration::from_secs(MAX_ROTATION_GRACE_SECS + 1),
+            Timestamp(0),
+        );
+        assert_eq!(err.unwrap_err().code, "invalid_grace_period");
+        assert_eq!(s, before, "a refused rotation changes nothing");
     }
 }

@@ -32,6 +32,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at INTEGER NOT NULL,
     next_attempt_at INTEGER,
     failure_reason TEXT,
+    attempt_base INTEGER NOT NULL DEFAULT 0,
     UNIQUE (event_id, subscription_id)
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_subscription ON deliveries (subscription_id, id);
@@ -45,6 +46,24 @@ CREATE TABLE IF NOT EXISTS attempts (
     duration_ms INTEGER NOT NULL,
     response_body TEXT,
     PRIMARY KEY (delivery_id, number)
+);
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL,
+    name TEXT,
+    hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    status INTEGER,
+    body TEXT
 );
 
 CREATE TABLE IF NOT EXISTS queue_messages (

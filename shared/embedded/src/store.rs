@@ -3,12 +3,13 @@
 
 use crate::db::Db;
 use async_trait::async_trait;
+use hookline_core::api_key::ApiKey;
 use hookline_core::clock::Timestamp;
 use hookline_core::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
-use hookline_core::ids::{DeliveryId, EventId, SubscriptionId};
-use hookline_core::ports::{DeliveryQuery, Store};
+use hookline_core::ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
+use hookline_core::ports::{Claim, DeliveryQuery, IdempotencyRecord, Store};
 use hookline_core::subscription::Subscription;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -50,7 +51,7 @@ fn bad_value(what: &str, v: &str) -> rusqlite::Error {
 }
 
 const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, status, \
-     created_at, updated_at, next_attempt_at, failure_reason";
+     created_at, updated_at, next_attempt_at, failure_reason, attempt_base";
 
 fn delivery_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let id: String = row.get(0)?;
@@ -70,6 +71,7 @@ fn delivery_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         next_attempt_at: row.get::<_, Option<i64>>(8)?.map(Timestamp),
         failure_reason: row.get(9)?,
         attempts: Vec::new(),
+        attempt_base: row.get(10)?,
     })
 }
 
@@ -112,10 +114,22 @@ fn get_delivery(
     }
 }
 
-fn insert_event(conn: &Connection, e: &Event) -> rusqlite::Result<()> {
-    conn.prepare_cached("INSERT INTO events (id, body) VALUES (?1, ?2)")?
-        .execute(params![e.id.as_str(), to_json(e)?])?;
+fn insert_event(conn: &Connection, e: &Event, fan_out: bool) -> rusqlite::Result<()> {
+    conn.prepare_cached("INSERT INTO events (id, body, fanned_out) VALUES (?1, ?2, ?3)")?
+        .execute(params![e.id.as_str(), to_json(e)?, !fan_out])?;
     Ok(())
+}
+
+fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
+    let id: String = r.get(0)?;
+    Ok(ApiKey {
+        id: ApiKeyId::parse(&id).ok_or_else(|| bad_value("API key id", &id))?,
+        tenant_id: r.get(1)?,
+        name: r.get(2)?,
+        hash: r.get(3)?,
+        created_at: Timestamp(r.get(4)?),
+        revoked_at: r.get::<_, Option<i64>>(5)?.map(Timestamp),
+    })
 }
 
 #[async_trait]
@@ -205,9 +219,22 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn insert_event(&self, event: &Event) -> Result<()> {
+    async fn count_subscriptions(&self, tenant_id: &str) -> Result<u64> {
+        let tenant = tenant_id.to_string();
+        self.db
+            .call(move |c| {
+                c.prepare_cached("SELECT COUNT(*) FROM subscriptions WHERE tenant_id = ?1")?
+                    .query_row([tenant], |r| r.get::<_, i64>(0))
+            })
+            .await
+            .map(|n| n as u64)
+    }
+
+    async fn insert_event(&self, event: &Event, fan_out: bool) -> Result<()> {
         let event = event.clone();
-        self.db.call(move |c| insert_event(c, &event)).await
+        self.db
+            .call(move |c| insert_event(c, &event, fan_out))
+            .await
     }
 
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
@@ -315,7 +342,7 @@ impl Store for SqliteStore {
                 let changed = tx
                     .prepare_cached(
                         "UPDATE deliveries SET status = ?2, next_attempt_at = ?3, failure_reason = ?4, \
-                         updated_at = ?5 WHERE id = ?1",
+                         updated_at = ?5, attempt_base = COALESCE(?6, attempt_base) WHERE id = ?1",
                     )?
                     .execute(params![
                         u.delivery_id.as_str(),
@@ -323,9 +350,10 @@ impl Store for SqliteStore {
                         u.next_attempt_at.map(Timestamp::millis),
                         u.failure_reason,
                         u.at.millis(),
+                        u.attempt_base,
                     ])?;
                 if let Some(n) = &notification {
-                    insert_event(&tx, n)?;
+                    insert_event(&tx, n, true)?;
                 }
                 tx.commit()?;
                 Ok(changed)
@@ -345,7 +373,9 @@ impl Store for SqliteStore {
                 let mut stmt = c.prepare_cached(&format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries \
                      WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR subscription_id = ?2) \
-                     AND (?3 IS NULL OR status = ?3) AND id > ?4 ORDER BY id LIMIT ?5"
+                     AND (?3 IS NULL OR status = ?3) AND id > ?4 \
+                     AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
+                     ORDER BY id LIMIT ?5"
                 ))?;
                 let mut items: Vec<Delivery> = stmt
                     .query_map(
@@ -355,6 +385,8 @@ impl Store for SqliteStore {
                             q.status.map(|s| s.as_str()),
                             q.after.as_ref().map(|a| a.as_str()).unwrap_or(""),
                             q.limit as i64,
+                            q.since.map(Timestamp::millis),
+                            q.until.map(Timestamp::millis),
                         ],
                         delivery_row,
                     )?
@@ -363,6 +395,141 @@ impl Store for SqliteStore {
                     load_attempts(c, d)?;
                 }
                 Ok(items)
+            })
+            .await
+    }
+
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        let k = key.clone();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "INSERT INTO api_keys (id, tenant_id, name, hash, created_at, revoked_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        k.id.as_str(),
+                        k.tenant_id,
+                        k.name,
+                        k.hash,
+                        k.created_at.millis(),
+                        k.revoked_at.map(Timestamp::millis)
+                    ],
+                )
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>> {
+        let id = id.clone();
+        self.db
+            .call(move |c| {
+                c.prepare_cached(
+                    "SELECT id, tenant_id, name, hash, created_at, revoked_at FROM api_keys WHERE id = ?1",
+                )?
+                .query_row([id.as_str()], api_key_row)
+                .optional()
+            })
+            .await
+    }
+
+    async fn list_api_keys(
+        &self,
+        tenant_id: Option<&str>,
+        after: Option<&ApiKeyId>,
+        limit: usize,
+    ) -> Result<Vec<ApiKey>> {
+        let tenant = tenant_id.map(str::to_string);
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        self.db
+            .call(move |c| {
+                c.prepare_cached(
+                    "SELECT id, tenant_id, name, hash, created_at, revoked_at FROM api_keys \
+                     WHERE (?1 IS NULL OR tenant_id = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
+                )?
+                .query_map(params![tenant, after, limit as i64], api_key_row)?
+                .collect()
+            })
+            .await
+    }
+
+    async fn revoke_api_key(&self, id: &ApiKeyId, at: Timestamp) -> Result<bool> {
+        let id = id.clone();
+        self.db
+            .call(move |c| {
+                c.execute(
+                    "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id.as_str(), at.millis()],
+                )
+            })
+            .await
+            .map(|n| n > 0)
+    }
+
+    async fn claim_idempotency(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now: Timestamp,
+        stale_before: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Claim> {
+        let (key, hash) = (key.to_string(), request_hash.to_string());
+        self.db
+            .call(move |c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let existing: Option<(String, i64, i64, Option<u16>, Option<String>)> = tx
+                    .prepare_cached(
+                        "SELECT request_hash, claimed_at, expires_at, status, body \
+                         FROM idempotency_keys WHERE key = ?1",
+                    )?
+                    .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+                    .optional()?;
+                let claimable = match &existing {
+                    None => true,
+                    Some((_, claimed_at, expires, status, _)) => {
+                        *expires <= now.millis() || (status.is_none() && *claimed_at < stale_before.millis())
+                    }
+                };
+                if !claimable {
+                    let (request_hash, _, _, status, body) = existing.expect("checked above");
+                    tx.commit()?;
+                    return Ok(Claim::Existing(IdempotencyRecord {
+                        request_hash,
+                        response: status.map(|s| (s, body.unwrap_or_default())),
+                    }));
+                }
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO idempotency_keys (key, request_hash, claimed_at, expires_at, status, body) \
+                     VALUES (?1, ?2, ?3, ?4, NULL, NULL)",
+                )?
+                .execute(params![key, hash, now.millis(), expires_at.millis()])?;
+                tx.commit()?;
+                Ok(Claim::Claimed)
+            })
+            .await
+    }
+
+    async fn complete_idempotency(&self, key: &str, status: u16, body: &str) -> Result<()> {
+        let (key, body) = (key.to_string(), body.to_string());
+        self.db
+            .call(move |c| {
+                c.prepare_cached(
+                    "UPDATE idempotency_keys SET status = ?2, body = ?3 WHERE key = ?1",
+                )?
+                .execute(params![key, status, body])
+                .map(drop)
+            })
+            .await
+    }
+
+    async fn release_idempotency(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.db
+            .call(move |c| {
+                c.prepare_cached("DELETE FROM idempotency_keys WHERE key = ?1 AND status IS NULL")?
+                    .execute([key])
+                    .map(drop)
             })
             .await
     }

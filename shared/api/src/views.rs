@@ -1,0 +1,141 @@
+//! What the API shows of stored things, and the request bodies that are the API's own.
+
+use hookline_core::api_key::ApiKey;
+use hookline_core::clock::Timestamp;
+use hookline_core::delivery::Delivery;
+use hookline_core::ids::{ApiKeyId, SubscriptionId};
+use hookline_core::subscription::{PayloadFormat, Subscription};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+/// A subscription. `secret` appears only when it is created and when it is rotated.
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionView {
+    pub id: SubscriptionId,
+    pub tenant_id: String,
+    pub url: String,
+    /// Exact types (`lead.qualified`), prefixes (`lead.*`) or `*`.
+    pub event_types: Vec<String>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Paused subscriptions receive nothing new.
+    pub enabled: bool,
+    /// Why Hookline disabled it (e.g. the endpoint answered 410 Gone).
+    pub disabled_reason: Option<String>,
+    /// Attribute scope: attribute name -> allowed values.
+    pub filter: Option<BTreeMap<String, Vec<String>>>,
+    pub headers: BTreeMap<String, String>,
+    pub timeout_ms: u64,
+    pub payload_format: PayloadFormat,
+    pub hex_signature_header: Option<String>,
+    /// Until when the previous secret still signs, after a rotation.
+    pub previous_secret_expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// `whsec_...`: shown only in the responses that create it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+impl SubscriptionView {
+    pub fn of(s: &Subscription, with_secret: bool) -> Self {
+        SubscriptionView {
+            id: s.id.clone(),
+            tenant_id: s.tenant_id.clone(),
+            url: s.url.clone(),
+            event_types: s.event_types.iter().map(|p| p.as_string()).collect(),
+            name: s.name.clone(),
+            description: s.description.clone(),
+            enabled: s.enabled,
+            disabled_reason: s.disabled_reason.clone(),
+            filter: s.filter.clone(),
+            headers: s.headers.clone(),
+            timeout_ms: s.timeout_ms,
+            payload_format: s.payload_format,
+            hex_signature_header: s.hex_signature_header.clone(),
+            previous_secret_expires_at: s.previous_secret_expires_at,
+            created_at: s.created_at,
+            updated_at: s.updated_at,
+            secret: with_secret.then(|| s.secret.as_str().to_string()),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SubscriptionPage {
+    pub data: Vec<SubscriptionView>,
+    /// Pass back as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryPage {
+    pub data: Vec<Delivery>,
+    /// Pass back as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    pub tenant_id: String,
+    pub name: Option<String>,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    /// The key itself: shown only when it is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl ApiKeyView {
+    pub fn of(k: &ApiKey, key: Option<String>) -> Self {
+        ApiKeyView {
+            id: k.id.clone(),
+            tenant_id: k.tenant_id.clone(),
+            name: k.name.clone(),
+            created_at: k.created_at,
+            revoked_at: k.revoked_at,
+            key,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyPage {
+    pub data: Vec<ApiKeyView>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    pub id: hookline_core::ids::EventId,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    pub tenant_id: String,
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// How long the old secret keeps signing: 0 to 604800 seconds (7 days); default 86400.
+    pub grace_period_secs: Option<u64>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Recover {
+    /// Re-queue failed deliveries created at or after this time.
+    pub since: Timestamp,
+    /// ...and before this time (default: now).
+    pub until: Option<Timestamp>,
+}
