@@ -1,0 +1,364 @@
+//! Idempotent ingest, test events, secret rotation, replay and recovery.
+
+mod support;
+
+use serde_json::json;
+use std::time::Duration;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn post_with_key(
+    api: &Api,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value, bool) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", api.base()))
+        .bearer_auth(ADMIN_KEY)
+        .header("idempotency-key", key)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let replayed = resp.headers().get("idempotent-replayed").is_some();
+    let status = resp.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&resp.text().await.unwrap()).unwrap(),
+        replayed,
+    )
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_first_response_and_creates_nothing_more() {
+    let (hl, api) = hookline("1s").await;
+    let body = json!({"tenant_id": "d", "type": "lead.created", "data": {"leadId": "L-1"}});
+    let (s1, r1, replayed1) = post_with_key(&api, "/v1/events", "order-77", &body).await;
+    let (s2, r2, replayed2) = post_with_key(&api, "/v1/events", "order-77", &body).await;
+    assert_eq!((s1, s2), (202, 202));
+    assert_eq!(r1, r2, "the same response, the same event id");
+    assert!(!replayed1 && replayed2);
+    assert_eq!(hl.store.count_events().await.unwrap(), 1);
+
+    let other = json!({"tenant_id": "d", "type": "lead.created", "data": {"leadId": "L-2"}});
+    let (s3, r3, _) = post_with_key(&api, "/v1/events", "order-77", &other).await;
+    assert_eq!(
+        (s3, r3["error"]["code"].clone()),
+        (422, json!("idempotency_key_reused"))
+    );
+    assert_eq!(hl.store.count_events().await.unwrap(), 1);
+
+    // a refused request does not use up its key
+    let bad = json!({"tenant_id": "d", "type": "lead..created", "data": {}});
+    assert_eq!(
+        post_with_key(&api, "/v1/events", "order-78", &bad).await.0,
+        400
+    );
+    let good = json!({"tenant_id": "d", "type": "lead.created", "data": {}});
+    let (status, _, replayed) = post_with_key(&api, "/v1/events", "order-78", &good).await;
+    assert_eq!(
+        (status, replayed),
+        (202, false),
+        "the corrected request runs"
+    );
+    assert_eq!(hl.store.count_events().await.unwrap(), 2);
+
+    // subscriptions too: one subscription, one secret
+    let sub = json!({"tenant_id": "d", "url": "https://crm.example.com/h", "event_types": ["*"]});
+    let (_, a, _) = post_with_key(&api, "/v1/subscriptions", "sub-1", &sub).await;
+    let (_, b, _) = post_with_key(&api, "/v1/subscriptions", "sub-1", &sub).await;
+    assert_eq!(a, b);
+    assert_eq!(
+        api.get("/v1/subscriptions").await.1["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_create_exactly_one_event() {
+    let (hl, api) = hookline("1s").await;
+    let body =
+        json!({"tenant_id": "d", "type": "appointment.created", "data": {"appointmentId": "A-9"}});
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (api, body) = (api.clone(), body.clone());
+            tokio::spawn(async move { post_with_key(&api, "/v1/events", "appt-9", &body).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (status, resp, _) = t.await.unwrap();
+        assert_eq!(status, 202, "{resp}");
+        ids.push(resp["id"].as_str().unwrap().to_string());
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every duplicate got the one event: {ids:?}");
+    assert_eq!(hl.store.count_events().await.unwrap(), 1);
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn test_event_is_signed_sent_once_and_logged() {
+    let (hl, api) = hookline("1s").await;
+    let rx = Receiver::start(
+        vec![Reply::StatusWith(200, vec![], "pong".into())],
+        Reply::Status(503),
+    )
+    .await;
+    let other = Receiver::ok().await;
+    let sub = api.subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["lead.*"], "enabled": false})).await;
+    api.subscribe(
+        json!({"tenant_id": "d", "url": other.url("/"), "event_types": ["*", "webhook.*"]}),
+    )
+    .await;
+    let id = sub["id"].as_str().unwrap();
+
+    let (status, report) = api
+        .post(&format!("/v1/subscriptions/{id}/test"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["success"], true);
+    assert_eq!(report["attempt"]["status_code"], 200);
+    assert_eq!(report["attempt"]["response_body"], "pong");
+    let got = rx.received();
+    assert_eq!(got.len(), 1, "a paused subscription can still be tested");
+    assert_eq!(got[0].json()["type"], "webhook.test");
+    standardwebhooks::Webhook::new(sub["secret"].as_str().unwrap())
+        .unwrap()
+        .verify(&got[0].body, &got[0].header_map())
+        .unwrap();
+
+    // a failing test is reported, logged as failed, and never retried or dead-lettered
+    let (_, report) = api
+        .post(&format!("/v1/subscriptions/{id}/test"), json!({}))
+        .await;
+    assert_eq!(report["success"], false);
+    assert_eq!(report["attempt"]["status_code"], 503);
+    let (_, d) = api
+        .get(&format!(
+            "/v1/deliveries/{}",
+            report["delivery_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["failure_reason"], "test event; not retried");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(rx.received().len(), 2);
+    assert!(
+        other.received().is_empty(),
+        "a test event goes to its subscription only"
+    );
+    assert!(
+        hl.hookline
+            .queue
+            .list_dead_letters(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn rotation_signs_with_both_secrets_during_grace() {
+    let (hl, api) = hookline("1s").await;
+    let rx = Receiver::ok().await;
+    let sub = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"], "hex_signature_header": "X-CarBuddy-Signature"}))
+        .await;
+    let id = sub["id"].as_str().unwrap();
+    let old = sub["secret"].as_str().unwrap().to_string();
+    let (status, rotated) = api
+        .post(
+            &format!("/v1/subscriptions/{id}/rotate-secret"),
+            json!({"grace_period_secs": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    let new = rotated["secret"].as_str().unwrap().to_string();
+    assert_ne!(old, new);
+    assert!(rotated["previous_secret_expires_at"].is_string());
+    assert!(
+        api.get(&format!("/v1/subscriptions/{id}"))
+            .await
+            .1
+            .get("secret")
+            .is_none()
+    );
+
+    api.send_event(json!({"tenant_id": "d", "type": "lead.created", "data": {}}))
+        .await;
+    let got = rx.wait_for(1, WAIT).await;
+    let sigs = got[0].header("webhook-signature");
+    assert_eq!(sigs.split(' ').count(), 2, "{sigs}");
+    // receivers holding only the old secret, or only the new one, both verify
+    for secret in [&old, &new] {
+        standardwebhooks::Webhook::new(secret)
+            .unwrap()
+            .verify(&got[0].body, &got[0].header_map())
+            .expect("verifies during grace");
+    }
+    // the hex header is signed with the new secret only
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(new.as_bytes()).unwrap();
+    mac.update(&got[0].body);
+    assert_eq!(
+        got[0].header("x-carbuddy-signature"),
+        hex::encode(mac.finalize().into_bytes())
+    );
+
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    api.send_event(json!({"tenant_id": "d", "type": "lead.created", "data": {}}))
+        .await;
+    let got = rx.wait_for(2, WAIT).await;
+    assert_eq!(
+        got[1].header("webhook-signature").split(' ').count(),
+        1,
+        "after the grace period only the new secret signs"
+    );
+    assert!(
+        standardwebhooks::Webhook::new(&old)
+            .unwrap()
+            .verify(&got[1].body, &got[1].header_map())
+            .is_err()
+    );
+    standardwebhooks::Webhook::new(&new)
+        .unwrap()
+        .verify(&got[1].body, &got[1].header_map())
+        .unwrap();
+
+    let (status, err) = api
+        .post(
+            &format!("/v1/subscriptions/{id}/rotate-secret"),
+            json!({"grace_period_secs": 700_000}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].clone()),
+        (400, json!("invalid_grace_period"))
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_delivery_can_be_retried_and_recovered() {
+    let (hl, api) = hookline("").await; // one attempt, then dead-letter
+    let rx = Receiver::start(vec![], Reply::Status(500)).await;
+    let sub = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"]}))
+        .await;
+    let sid = sub["id"].as_str().unwrap();
+    let mut events = Vec::new();
+    for _ in 0..3 {
+        events.push(
+            api.send_event(json!({"tenant_id": "d", "type": "lead.created", "data": {}}))
+                .await,
+        );
+    }
+    for e in &events {
+        api.wait_deliveries(e, WAIT, |d| all_status(d, "failed"))
+            .await;
+    }
+    rx.set_default(Reply::Status(200));
+
+    // replay one: a new attempt on the same delivery with the same webhook-id
+    let first = api.deliveries_of_event(&events[0]).await.remove(0);
+    let (status, report) = api
+        .post(
+            &format!("/v1/deliveries/{}/retry", first["id"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["success"], true);
+    assert_eq!(report["attempt"]["number"], 2);
+    let got = rx.received();
+    assert_eq!(got.last().unwrap().header("webhook-id"), events[0]);
+    assert_eq!(
+        api.deliveries_of_event(&events[0]).await[0]["status"],
+        "succeeded"
+    );
+
+    // recover the rest within a window
+    let since = "2020-01-01T00:00:00Z";
+    let (status, report) = api
+        .post(
+            &format!("/v1/subscriptions/{sid}/recover"),
+            json!({"since": since}),
+        )
+        .await;
+    assert_eq!(status, 202, "{report}");
+    assert_eq!(report, json!({"queued": 2, "more": false}));
+    for e in &events[1..] {
+        let ds = api
+            .wait_deliveries(e, WAIT, |d| all_status(d, "succeeded"))
+            .await;
+        let attempts = ds[0]["attempts"].as_array().unwrap();
+        assert_eq!(
+            attempts.len(),
+            2,
+            "the first failed attempt and the recovered one"
+        );
+        assert_eq!(attempts[1]["status_code"], 200);
+    }
+    // an empty window queues nothing; an inverted one is refused
+    let (_, none) = api
+        .post(
+            &format!("/v1/subscriptions/{sid}/recover"),
+            json!({"since": since}),
+        )
+        .await;
+    assert_eq!(none["queued"], 0);
+    let (status, err) = api
+        .post(
+            &format!("/v1/subscriptions/{sid}/recover"),
+            json!({"since": "2030-01-01T00:00:00Z", "until": "2029-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].clone()),
+        (400, json!("invalid_window"))
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn delivery_listing_filters_by_time_window() {
+    let (hl, api) = hookline("1s").await;
+    let rx = Receiver::ok().await;
+    let sub = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"]}))
+        .await;
+    let e = api
+        .send_event(json!({"tenant_id": "d", "type": "lead.created", "data": {}}))
+        .await;
+    api.wait_deliveries(&e, WAIT, |d| all_status(d, "succeeded"))
+        .await;
+    let path = format!(
+        "/v1/subscriptions/{}/deliveries",
+        sub["id"].as_str().unwrap()
+    );
+    let count = |q: &'static str| {
+        let (api, path) = (api.clone(), path.clone());
+        async move {
+            api.get(&format!("{path}{q}")).await.1["data"]
+                .as_array()
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(count("?since=2020-01-01T00:00:00Z").await, 1);
+    assert_eq!(count("?until=2020-01-01T00:00:00Z").await, 0);
+    assert_eq!(
+        count("?since=2999-01-01T00:00:00Z&status=succeeded").await,
+        0
+    );
+    assert_eq!(api.get(&format!("{path}?since=yesterday")).await.0, 400);
+    hl.shutdown().await;
+}
