@@ -4,8 +4,10 @@
 //! connects only to an address that passed this check).
 
 use crate::error::{Error, Result};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::LazyLock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct DestinationPolicy {
@@ -61,67 +63,57 @@ pub fn is_public(ip: IpAddr) -> bool {
     }
 }
 
-fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u32::MAX << (32 - prefix)
-    };
-    (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
+/// Ranges that are never a public destination. An IPv6 address that embeds an IPv4 address is
+/// judged by the IPv4 address (see `embedded_v4`).
+const BLOCKED: &[&str] = &[
+    "0.0.0.0/8",       // "this network", unspecified
+    "10.0.0.0/8",      // RFC 1918
+    "100.64.0.0/10",   // CGNAT
+    "127.0.0.0/8",     // loopback
+    "169.254.0.0/16",  // link-local, incl. cloud metadata 169.254.169.254
+    "172.16.0.0/12",   // RFC 1918
+    "192.0.0.0/24",    // IETF protocol assignments
+    "192.0.2.0/24",    // TEST-NET-1
+    "192.88.99.0/24",  // 6to4 relay anycast
+    "192.168.0.0/16",  // RFC 1918
+    "198.18.0.0/15",   // benchmarking
+    "198.51.100.0/24", // TEST-NET-2
+    "203.0.113.0/24",  // TEST-NET-3
+    "224.0.0.0/4",     // multicast
+    "240.0.0.0/4",     // reserved, broadcast
+    "::/128",          // unspecified
+    "::1/128",         // loopback
+    "100::/64",        // discard-only
+    "2001::/23",       // IETF protocol assignments
+    "2001:db8::/32",   // documentation
+    "3fff::/20",       // documentation (RFC 9637)
+    "fc00::/7",        // unique-local, incl. fd00:ec2::254
+    "fe80::/10",       // link-local
+    "fec0::/10",       // site-local (deprecated)
+    "ff00::/8",        // multicast
+];
+
+fn blocked() -> &'static [IpNet] {
+    static NETS: LazyLock<Vec<IpNet>> = LazyLock::new(|| {
+        BLOCKED
+            .iter()
+            .map(|n| n.parse().expect("valid CIDR"))
+            .collect()
+    });
+    &NETS
 }
 
 fn is_public_v4(ip: Ipv4Addr) -> bool {
-    const BLOCKED: &[([u8; 4], u32)] = &[
-        ([0, 0, 0, 0], 8),       // "this network", unspecified
-        ([10, 0, 0, 0], 8),      // RFC 1918
-        ([100, 64, 0, 0], 10),   // CGNAT
-        ([127, 0, 0, 0], 8),     // loopback
-        ([169, 254, 0, 0], 16),  // link-local, incl. cloud metadata 169.254.169.254
-        ([172, 16, 0, 0], 12),   // RFC 1918
-        ([192, 0, 0, 0], 24),    // IETF protocol assignments
-        ([192, 0, 2, 0], 24),    // TEST-NET-1
-        ([192, 88, 99, 0], 24),  // 6to4 relay anycast
-        ([192, 168, 0, 0], 16),  // RFC 1918
-        ([198, 18, 0, 0], 15),   // benchmarking
-        ([198, 51, 100, 0], 24), // TEST-NET-2
-        ([203, 0, 113, 0], 24),  // TEST-NET-3
-        ([224, 0, 0, 0], 4),     // multicast
-        ([240, 0, 0, 0], 4),     // reserved, broadcast
-    ];
-    !BLOCKED.iter().any(|(net, p)| in_v4(ip, *net, *p))
-}
-
-fn in_v6(ip: Ipv6Addr, net: [u16; 8], prefix: u32) -> bool {
-    let mask = if prefix == 0 {
-        0
-    } else {
-        u128::MAX << (128 - prefix)
-    };
-    (u128::from(ip) & mask) == (u128::from(Ipv6Addr::from(net)) & mask)
+    !blocked().iter().any(|n| n.contains(&IpAddr::V4(ip)))
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    // Addresses that embed an IPv4 address are judged by it.
     if let Some(v4) = embedded_v4(ip) {
         return is_public_v4(v4);
     }
-    const BLOCKED: &[([u16; 8], u32)] = &[
-        ([0, 0, 0, 0, 0, 0, 0, 0], 128),         // unspecified
-        ([0, 0, 0, 0, 0, 0, 0, 1], 128),         // loopback
-        ([0x100, 0, 0, 0, 0, 0, 0, 0], 64),      // discard-only
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23),     // IETF protocol assignments
-        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation
-        ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20),     // documentation (RFC 9637)
-        ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),      // unique-local, incl. fd00:ec2::254
-        ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10),     // link-local
-        ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10),     // site-local (deprecated)
-        ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),      // multicast
-    ];
-    if BLOCKED.iter().any(|(net, p)| in_v6(ip, *net, *p)) {
-        return false;
-    }
     // Only the global unicast block 2000::/3 is routable on the internet.
-    in_v6(ip, [0x2000, 0, 0, 0, 0, 0, 0, 0], 3)
+    static GLOBAL: LazyLock<IpNet> = LazyLock::new(|| "2000::/3".parse().expect("valid CIDR"));
+    GLOBAL.contains(&IpAddr::V6(ip)) && !blocked().iter().any(|n| n.contains(&IpAddr::V6(ip)))
 }
 
 /// IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible (`::a.b.c.d`), NAT64 (`64:ff9b::/96` and the
@@ -129,12 +121,15 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
 fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let last32 = Ipv4Addr::from(((s[6] as u32) << 16) | s[7] as u32);
-    if s[..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || s[5] == 0) && !(s[5] == 0 && s[6] == 0) {
-        return Some(last32);
-    }
-    if in_v6(ip, [0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96)
-        || in_v6(ip, [0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48)
-    {
+    let is_mapped_or_compatible =
+        s[..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || s[5] == 0) && !(s[5] == 0 && s[6] == 0);
+    static NAT64: LazyLock<[IpNet; 2]> = LazyLock::new(|| {
+        [
+            "64:ff9b::/96".parse().expect("valid CIDR"),
+            "64:ff9b:1::/48".parse().expect("valid CIDR"),
+        ]
+    });
+    if is_mapped_or_compatible || NAT64.iter().any(|n| n.contains(&IpAddr::V6(ip))) {
         return Some(last32);
     }
     if s[0] == 0x2002 {
