@@ -256,12 +256,22 @@ async fn deliveries_are_listed_per_subscription_with_status_filter() {
 async fn a_tenant_has_at_most_100_subscriptions() {
     let (hl, api) = hookline("1s").await;
     for i in 0..100 {
-        api.subscribe(sub_body(&format!("https://crm.example.com/{i}"))).await;
+        api.subscribe(sub_body(&format!("https://crm.example.com/{i}")))
+            .await;
     }
-    let (status, err) = api.post("/v1/subscriptions", sub_body("https://crm.example.com/101")).await;
-    assert_eq!((status, err["error"]["code"].clone()), (409, json!("too_many_subscriptions")));
+    let (status, err) = api
+        .post("/v1/subscriptions", sub_body("https://crm.example.com/101"))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].clone()),
+        (409, json!("too_many_subscriptions"))
+    );
     let mut other = sub_body("https://crm.example.com/x");
     other["tenant_id"] = json!("dealer-2");
-    assert_eq!(api.post("/v1/subscriptions", other).await.0, 201, "the quota is per tenant");
+    assert_eq!(
+        api.post("/v1/subscriptions", other).await.0,
+        201,
+        "the quota is per tenant"
+    );
     hl.shutdown().await;
 }
