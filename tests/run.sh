@@ -1,44 +1,63 @@
 #!/usr/bin/env bash
 # Runs Hookline's whole test suite:
-#   1. Schemathesis fuzzes the running `hookline dev` API from its own OpenAPI spec
-#      (installed into target/pytools from PyPI on first run);
-#   2. every Rust test: unit tests of the core, the ports' conformance suite, the HTTP API,
-#      tenancy, idempotency, SSRF, end-to-end delivery against loopback receivers, and restarts
-#      of the real binary. Uses cargo-nextest when present.
-# Needs a Rust toolchain and python3; nothing else is assumed.
+#   1. Schemathesis fuzzes the running `hookline dev` API from its own OpenAPI spec;
+#   2. every Rust test: unit tests of the core, the ports' conformance suite on the embedded
+#      adapters and on DynamoDB/SQS (the real AWS SDK against moto's server on loopback), the
+#      HTTP API, tenancy, idempotency, SSRF, end-to-end delivery against loopback receivers, and
+#      restarts of the real binary. Uses cargo-nextest when present.
+# Schemathesis and moto come from PyPI into target/pytools on the first run. Needs a Rust
+# toolchain and python3; nothing else is assumed, and everything started here is stopped here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTOOLS=target/pytools
-SCHEMATHESIS_VERSION='schemathesis>=4.32,<5'
+PY_PACKAGES=('schemathesis>=4.32,<5' 'moto[server]>=5,<6')
 
-echo "== building hookline"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pids=()
+work=$(mktemp -d)
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "== tools"
+if [ ! -x "$PYTOOLS/bin/st" ] || [ ! -x "$PYTOOLS/bin/moto_server" ]; then
+  python3 -m venv "$PYTOOLS"
+  "$PYTOOLS/bin/pip" install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
 cargo build --bin hookline
 
+echo "== moto (DynamoDB and SQS on loopback)"
+moto_port=$(free_port)
+"$PYTOOLS/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" 2>/dev/null && break
+  sleep 0.2
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" || { cat "$work/moto.log"; echo "moto did not start" >&2; exit 1; }
+export HOOKLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+
 echo "== API fuzzing (schemathesis)"
-if [ ! -x "$PYTOOLS/bin/st" ]; then
-  python3 -m venv "$PYTOOLS"
-  "$PYTOOLS/bin/pip" install --quiet --disable-pip-version-check "$SCHEMATHESIS_VERSION"
-fi
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-data_dir=$(mktemp -d)
+api_port=$(free_port)
 key="hk_admin_fuzz_$RANDOM$RANDOM"
-HOOKLINE_ADMIN_KEY="$key" HOOKLINE_LOG=warn target/debug/hookline dev --listen "127.0.0.1:$port" --data-dir "$data_dir" >"$data_dir/dev.log" 2>&1 &
-dev_pid=$!
-cleanup() { kill "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; rm -rf "$data_dir"; }
-trap cleanup EXIT
+HOOKLINE_ADMIN_KEY="$key" HOOKLINE_LOG=warn target/debug/hookline dev --listen "127.0.0.1:$api_port" \
+  --data-dir "$work/dev" >"$work/dev.log" 2>&1 &
+pids+=($!)
 # positive_data_acceptance is left out on purpose: the API validates more than a JSON schema can
 # say (SSRF checks on URLs, reserved header names and event namespaces, quotas), so some
 # schema-valid bodies are rightly refused. Every other check runs, negative_data_rejection too.
-"$PYTOOLS/bin/st" run "http://127.0.0.1:$port/v1/openapi.json" \
+"$PYTOOLS/bin/st" run "http://127.0.0.1:$api_port/v1/openapi.json" \
   --wait-for-schema 30 \
   --header "Authorization: Bearer $key" \
   --checks all --exclude-checks positive_data_acceptance \
   --phases examples,coverage,fuzzing \
   --max-examples 40 --workers 2 --seed 1 \
   --warnings off
-cleanup
-trap - EXIT
 
 echo "== Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then

@@ -35,7 +35,7 @@ macro_rules! queue_suite {
     ($make:expr) => {
         $crate::queue_suite!(@tests $make;
             sent_messages_are_received_once_while_hidden, undeleted_message_returns_after_visibility_timeout,
-            change_visibility_hides_and_reveals, stale_receipt_cannot_delete, batch_receive_honours_max,
+            change_visibility_hides_and_reveals, redelivered_message_is_deleted_with_its_latest_receipt, batch_receive_honours_max,
             redrive_after_max_receive_count, dead_letter_records_the_reason);
     };
     (@tests $make:expr; $($name:ident),*) => {

@@ -1,0 +1,33 @@
+//! Hookline's AWS adapters: the store port on one DynamoDB table (`dynamo`) and the queue port
+//! on SQS (`sqs`). The same conformance suite that holds the embedded adapters holds these,
+//! against moto's server in tests and against AWS in production.
+
+pub mod dynamo;
+pub mod sqs;
+
+pub use dynamo::DynamoStore;
+pub use sqs::{QueueUrls, SqsQueue};
+
+use hookline_core::Error;
+
+/// An SDK error as a core error, with the SDK's full context for the logs.
+pub(crate) fn sdk_error<E, R>(service: &str, e: aws_sdk_dynamodb::error::SdkError<E, R>) -> Error
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    Error::internal(format!(
+        "{service}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+    ))
+}
+
+/// The AWS SDK configuration from the environment (region, credentials), pointed at
+/// `endpoint` when given: moto's server in tests and local runs, AWS otherwise.
+pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(ep) = endpoint {
+        loader = loader.endpoint_url(ep);
+    }
+    loader.load().await
+}

@@ -1,0 +1,266 @@
+//! The queue port on SQS. Bodies are the small job JSON (ids only). Retries are visibility
+//! changes, bounded by SQS's 12-hour limit; the dead-letter queue is a second queue, reached
+//! either by the redrive policy (after the maximum receive count) or explicitly with the reason
+//! the job was given up on as a message attribute.
+
+use crate::sdk_error;
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
+use hookline_core::error::{Error, Result};
+use hookline_core::ports::{DeadLetter, Queue, QueueMessage};
+use std::time::Duration;
+
+const REASON: &str = "hookline-reason";
+/// SQS's limits: 10 entries a batch, 12 hours of visibility.
+const BATCH: usize = 10;
+const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
+/// How often a batch is re-sent with only its failed entries before giving up.
+const BATCH_TRIES: usize = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueUrls {
+    pub queue: String,
+    pub dead_letter: String,
+}
+
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    urls: QueueUrls,
+    visibility_timeout: Duration,
+    /// Long-poll wait on receive (0 to 20 s).
+    wait: Duration,
+}
+
+fn secs_ceil(d: Duration) -> i32 {
+    (d.as_millis().div_ceil(1000) as u64).min(MAX_VISIBILITY_SECS) as i32
+}
+
+impl SqsQueue {
+    pub fn new(
+        client: Client,
+        urls: QueueUrls,
+        visibility_timeout: Duration,
+        wait: Duration,
+    ) -> Self {
+        SqsQueue {
+            client,
+            urls,
+            visibility_timeout,
+            wait,
+        }
+    }
+
+    pub fn urls(&self) -> &QueueUrls {
+        &self.urls
+    }
+
+    /// Creates the queue and its dead-letter queue if they do not exist (local runs and tests;
+    /// deployments get them from the templates, with the same settings): the redrive policy's
+    /// maximum receive count, the visibility timeout, 14 days' retention on the DLQ.
+    pub async fn ensure(
+        client: &Client,
+        name: &str,
+        visibility_timeout: Duration,
+        max_receive_count: u32,
+    ) -> Result<QueueUrls> {
+        let dlq_name = format!("{name}-dlq");
+        let dlq = client
+            .create_queue()
+            .queue_name(&dlq_name)
+            .attributes(
+                QueueAttributeName::MessageRetentionPeriod,
+                (14 * 24 * 3600).to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("sqs", e))?;
+        let dlq_url = dlq.queue_url().unwrap_or_default().to_string();
+        let attrs = client
+            .get_queue_attributes()
+            .queue_url(&dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| sdk_error("sqs", e))?;
+        let arn = attrs
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .ok_or_else(|| Error::internal("sqs: the dead-letter queue has no ARN"))?;
+        let redrive =
+            serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count});
+        let queue = client
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                secs_ceil(visibility_timeout).to_string(),
+            )
+            .attributes(
+                QueueAttributeName::MessageRetentionPeriod,
+                (4 * 24 * 3600).to_string(),
+            )
+            .send()
+            .await
+            .map_err(|e| sdk_error("sqs", e))?;
+        Ok(QueueUrls {
+            queue: queue.queue_url().unwrap_or_default().to_string(),
+            dead_letter: dlq_url,
+        })
+    }
+
+    async fn send_entries(
+        &self,
+        url: &str,
+        mut entries: Vec<SendMessageBatchRequestEntry>,
+    ) -> Result<()> {
+        for _ in 0..BATCH_TRIES {
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries.clone()))
+                .send()
+                .await
+                .map_err(|e| sdk_error("sqs", e))?;
+            let failed: Vec<&str> = out.failed().iter().map(|f| f.id()).collect();
+            if failed.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(
+                failed = failed.len(),
+                "SendMessageBatch: retrying failed entries"
+            );
+            entries.retain(|e| failed.contains(&e.id()));
+        }
+        Err(Error::internal(format!(
+            "sqs: {} messages could not be sent",
+            entries.len()
+        )))
+    }
+}
+
+fn entry(i: usize, body: &str) -> Result<SendMessageBatchRequestEntry> {
+    SendMessageBatchRequestEntry::builder()
+        .id(i.to_string())
+        .message_body(body)
+        .build()
+        .map_err(|e| Error::internal(format!("sqs: {e}")))
+}
+
+#[async_trait]
+impl Queue for SqsQueue {
+    async fn send_batch(&self, bodies: &[String]) -> Result<()> {
+        for chunk in bodies.chunks(BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, b)| entry(i, b))
+                .collect::<Result<Vec<_>>>()?;
+            self.send_entries(&self.urls.queue, entries).await?;
+        }
+        Ok(())
+    }
+
+    async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.urls.queue)
+            .max_number_of_messages(max.clamp(1, BATCH) as i32)
+            .visibility_timeout(secs_ceil(self.visibility_timeout))
+            .wait_time_seconds(self.wait.as_secs().min(20) as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| sdk_error("sqs", e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| QueueMessage {
+                id: m.message_id().unwrap_or_default().to_string(),
+                body: m.body().unwrap_or_default().to_string(),
+                receipt: m.receipt_handle().unwrap_or_default().to_string(),
+                receive_count: m
+                    .attributes()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipt: &str) -> Result<()> {
+        self.client
+            .delete_message()
+            .queue_url(&self.urls.queue)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("sqs", e))
+    }
+
+    async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.urls.queue)
+            .receipt_handle(receipt)
+            .visibility_timeout(secs_ceil(hide_for))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("sqs", e))
+    }
+
+    async fn dead_letter(&self, message: &QueueMessage, reason: &str) -> Result<()> {
+        let reason_attr = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(reason)
+            .build()
+            .map_err(|e| Error::internal(format!("sqs: {e}")))?;
+        self.client
+            .send_message()
+            .queue_url(&self.urls.dead_letter)
+            .message_body(&message.body)
+            .message_attributes(REASON, reason_attr)
+            .send()
+            .await
+            .map_err(|e| sdk_error("sqs", e))?;
+        self.delete(&message.receipt).await
+    }
+
+    /// Peeks at the dead-letter queue (visibility 0: nothing is hidden or consumed).
+    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.urls.dead_letter)
+            .max_number_of_messages(limit.clamp(1, BATCH) as i32)
+            .visibility_timeout(0)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| sdk_error("sqs", e))?;
+        Ok(out
+            .messages()
+            .iter()
+            .map(|m| DeadLetter {
+                id: m.message_id().unwrap_or_default().to_string(),
+                body: m.body().unwrap_or_default().to_string(),
+                reason: m
+                    .message_attributes()
+                    .and_then(|a| a.get(REASON))
+                    .and_then(|v| v.string_value())
+                    .unwrap_or("maximum receive count exceeded")
+                    .to_string(),
+            })
+            .collect())
+    }
+}
