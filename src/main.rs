@@ -69,6 +69,20 @@ struct DevArgs {
     /// Concurrent delivery workers, each delivering batches of up to 10 jobs concurrently.
     #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4)]
     delivery_workers: usize,
+    /// Where state and jobs live: `embedded` (SQLite in the data directory) or `aws` (DynamoDB
+    /// and SQS, with the credentials and region of the environment).
+    #[arg(long, env = "HOOKLINE_BACKEND", default_value = "embedded", value_parser = ["embedded", "aws"])]
+    backend: String,
+    /// With `--backend aws`: an endpoint such as moto's server (`http://127.0.0.1:5000`); the
+    /// table and queues are then created if missing.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    aws_endpoint: Option<String>,
+    /// With `--backend aws`: the DynamoDB table.
+    #[arg(long, env = "HOOKLINE_TABLE", default_value = "hookline")]
+    table: String,
+    /// With `--backend aws`: the SQS delivery queue (its dead-letter queue is `<name>-dlq`).
+    #[arg(long, env = "HOOKLINE_QUEUE", default_value = "hookline-deliveries")]
+    queue: String,
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKLINE_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -114,9 +128,29 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
         .ok()
         .filter(|k| !k.is_empty());
     config.delivery_workers = args.delivery_workers;
+    if args.backend == "aws" {
+        config.backend = hookline::Backend::Aws {
+            endpoint: args.aws_endpoint.filter(|e| !e.is_empty()),
+            table: args.table,
+            queue: args.queue,
+        };
+    }
     let running = start(config.clone()).await?;
     println!("Hookline is listening on http://{}", running.addr);
-    println!("Data directory: {}", config.data_dir.display());
+    match &config.backend {
+        hookline::Backend::Embedded => println!("Data directory: {}", config.data_dir.display()),
+        hookline::Backend::Aws {
+            endpoint,
+            table,
+            queue,
+        } => println!(
+            "Backend: DynamoDB table {table}, SQS queue {queue}{}",
+            endpoint
+                .as_deref()
+                .map(|e| format!(" at {e}"))
+                .unwrap_or_default()
+        ),
+    }
     println!(
         "Retry schedule: {} ({} attempts)",
         config.schedule,

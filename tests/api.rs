@@ -12,7 +12,10 @@ fn sub_body(url: &str) -> Value {
 /// What a bad request could have changed: the subscriptions as listed, and the stored events.
 async fn snapshot(hl: &hookline::Running, api: &Api) -> (Value, u64) {
     let (_, subs) = api.get("/v1/subscriptions?limit=250").await;
-    (subs, hl.store.count_events().await.unwrap())
+    (
+        subs,
+        hl.sqlite.as_ref().unwrap().count_events().await.unwrap(),
+    )
 }
 
 #[tokio::test]

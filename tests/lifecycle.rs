@@ -40,7 +40,7 @@ async fn idempotency_key_returns_the_first_response_and_creates_nothing_more() {
     assert_eq!((s1, s2), (202, 202));
     assert_eq!(r1, r2, "the same response, the same event id");
     assert!(!replayed1 && replayed2);
-    assert_eq!(hl.store.count_events().await.unwrap(), 1);
+    assert_eq!(hl.sqlite.as_ref().unwrap().count_events().await.unwrap(), 1);
 
     let other = json!({"tenant_id": "d", "type": "lead.created", "data": {"leadId": "L-2"}});
     let (s3, r3, _) = post_with_key(&api, "/v1/events", "order-77", &other).await;
@@ -48,7 +48,7 @@ async fn idempotency_key_returns_the_first_response_and_creates_nothing_more() {
         (s3, r3["error"]["code"].clone()),
         (422, json!("idempotency_key_reused"))
     );
-    assert_eq!(hl.store.count_events().await.unwrap(), 1);
+    assert_eq!(hl.sqlite.as_ref().unwrap().count_events().await.unwrap(), 1);
 
     // a refused request does not use up its key
     let bad = json!({"tenant_id": "d", "type": "lead..created", "data": {}});
@@ -63,7 +63,7 @@ async fn idempotency_key_returns_the_first_response_and_creates_nothing_more() {
         (202, false),
         "the corrected request runs"
     );
-    assert_eq!(hl.store.count_events().await.unwrap(), 2);
+    assert_eq!(hl.sqlite.as_ref().unwrap().count_events().await.unwrap(), 2);
 
     // subscriptions too: one subscription, one secret
     let sub = json!({"tenant_id": "d", "url": "https://crm.example.com/h", "event_types": ["*"]});
@@ -99,7 +99,7 @@ async fn concurrent_duplicates_create_exactly_one_event() {
     }
     ids.dedup();
     assert_eq!(ids.len(), 1, "every duplicate got the one event: {ids:?}");
-    assert_eq!(hl.store.count_events().await.unwrap(), 1);
+    assert_eq!(hl.sqlite.as_ref().unwrap().count_events().await.unwrap(), 1);
     hl.shutdown().await;
 }
 

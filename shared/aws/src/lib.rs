@@ -31,3 +31,36 @@ pub async fn sdk_config(endpoint: Option<&str>) -> aws_config::SdkConfig {
     }
     loader.load().await
 }
+
+/// Store and queue on AWS for a long-running process (`hookline dev --backend aws`). With an
+/// `endpoint` (an emulator such as moto) the table and queues are created if missing, with the
+/// settings the templates declare; against AWS they must exist already.
+pub async fn connect(
+    endpoint: Option<&str>,
+    table: &str,
+    queue: &str,
+    visibility_timeout: std::time::Duration,
+    max_receive_count: u32,
+) -> hookline_core::error::Result<(DynamoStore, SqsQueue)> {
+    let config = sdk_config(endpoint).await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let urls = if endpoint.is_some() {
+        DynamoStore::ensure_table(&dynamo, table).await?;
+        SqsQueue::ensure(&sqs, queue, visibility_timeout, max_receive_count).await?
+    } else {
+        SqsQueue::lookup(&sqs, queue).await?
+    };
+    let store = DynamoStore::new(
+        dynamo,
+        table,
+        std::time::Duration::from_secs(30 * 24 * 3600),
+    );
+    let queue = SqsQueue::new(
+        sqs,
+        urls,
+        visibility_timeout,
+        std::time::Duration::from_secs(1),
+    );
+    Ok((store, queue))
+}

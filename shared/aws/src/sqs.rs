@@ -115,6 +115,23 @@ impl SqsQueue {
         })
     }
 
+    /// Finds an existing queue and its dead-letter queue (`{name}-dlq`).
+    pub async fn lookup(client: &Client, name: &str) -> Result<QueueUrls> {
+        let url = |n: String| async move {
+            client
+                .get_queue_url()
+                .queue_name(n)
+                .send()
+                .await
+                .map(|o| o.queue_url().unwrap_or_default().to_string())
+                .map_err(|e| sdk_error("sqs", e))
+        };
+        Ok(QueueUrls {
+            queue: url(name.to_string()).await?,
+            dead_letter: url(format!("{name}-dlq")).await?,
+        })
+    }
+
     async fn send_entries(
         &self,
         url: &str,
