@@ -405,3 +405,36 @@ async fn private_destinations_are_refused_at_creation_and_at_delivery() {
     );
     hl.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_redriven_dead_letter_gets_a_new_round_of_attempts() {
+    let (hl, api) = hookline("100ms").await;
+    let rx = Receiver::start(vec![], Reply::Status(500)).await;
+    api.subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"]}))
+        .await;
+    let event_id = api
+        .send_event(json!({"tenant_id": "d", "type": "lead.created", "data": {}}))
+        .await;
+    api.wait_deliveries(&event_id, WAIT, |d| all_status(d, "failed"))
+        .await;
+    // the endpoint is fixed; ops move the dead letter back to the queue, as an SQS redrive does
+    rx.set_default(Reply::Status(200));
+    let dlq = hl.hookline.queue.list_dead_letters(10).await.unwrap();
+    assert_eq!(dlq.len(), 1);
+    hl.hookline
+        .queue
+        .send_batch(&[dlq[0].body.clone()])
+        .await
+        .unwrap();
+    let ds = api
+        .wait_deliveries(&event_id, WAIT, |d| all_status(d, "succeeded"))
+        .await;
+    let codes: Vec<_> = ds[0]["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status_code"].clone())
+        .collect();
+    assert_eq!(codes, vec![json!(500), json!(500), json!(200)]);
+    hl.shutdown().await;
+}

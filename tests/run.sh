@@ -33,11 +33,22 @@ echo "== moto (DynamoDB and SQS on loopback)"
 moto_port=$(free_port)
 "$PYTOOLS/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 1 100); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" 2>/dev/null && break
-  sleep 0.2
-done
-curl -fsS -o /dev/null "http://127.0.0.1:$moto_port/moto-api/" || { cat "$work/moto.log"; echo "moto did not start" >&2; exit 1; }
+if ! python3 - "$moto_port" <<'PY'
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/moto-api/"
+for _ in range(150):
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.2)
+sys.exit(1)
+PY
+then
+  cat "$work/moto.log"
+  echo "moto's server did not start" >&2
+  exit 1
+fi
 export HOOKLINE_TEST_AWS_ENDPOINT="http://127.0.0.1:$moto_port"
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true

@@ -236,7 +236,7 @@ impl Queue for SqsQueue {
             .map_err(|e| sdk_error("sqs", e))
     }
 
-    async fn dead_letter(&self, message: &QueueMessage, reason: &str) -> Result<()> {
+    async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()> {
         let reason_attr = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(reason)
@@ -245,7 +245,7 @@ impl Queue for SqsQueue {
         self.client
             .send_message()
             .queue_url(&self.urls.dead_letter)
-            .message_body(&message.body)
+            .message_body(body)
             .message_attributes(REASON, reason_attr)
             .send()
             .await

@@ -149,12 +149,20 @@ pub async fn redrive_after_max_receive_count(q: &dyn Queue) {
 pub async fn dead_letter_records_the_reason(q: &dyn Queue) {
     q.send_batch(&bodies(2)).await.unwrap();
     let got = q.receive(2).await.unwrap();
-    q.dead_letter(&got[0], "gave up after 8 attempts; last error: HTTP 500")
-        .await
-        .unwrap();
+    let redrive_body = r#"{"delivery_id":"dlv_0","reopen":true}"#;
+    q.dead_letter(
+        &got[0],
+        redrive_body,
+        "gave up after 8 attempts; last error: HTTP 500",
+    )
+    .await
+    .unwrap();
     let dlq = q.list_dead_letters(10).await.unwrap();
     assert_eq!(dlq.len(), 1);
-    assert_eq!(dlq[0].body, got[0].body);
+    assert_eq!(
+        dlq[0].body, redrive_body,
+        "the dead letter carries the body to redrive"
+    );
     assert_eq!(
         dlq[0].reason,
         "gave up after 8 attempts; last error: HTTP 500"

@@ -292,7 +292,18 @@ impl Hookline {
             Disposition::Retry(delay) => {
                 self.queue.change_visibility(&message.receipt, *delay).await
             }
-            Disposition::DeadLetter(reason) => self.queue.dead_letter(message, reason).await,
+            Disposition::DeadLetter(reason) => {
+                // Redriven from the dead-letter queue, the job reopens its failed delivery.
+                let body = match serde_json::from_str::<Job>(&message.body) {
+                    Ok(job) => serde_json::to_string(&Job {
+                        reopen: true,
+                        ..job
+                    })
+                    .expect("jobs serialize"),
+                    Err(_) => message.body.clone(),
+                };
+                self.queue.dead_letter(message, &body, reason).await
+            }
         }
     }
 

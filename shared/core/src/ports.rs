@@ -137,8 +137,9 @@ pub trait Queue: Send + Sync + 'static {
     async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>>;
     async fn delete(&self, receipt: &str) -> Result<()>;
     async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()>;
-    /// Moves a message to the dead-letter queue with the reason it was given up on.
-    async fn dead_letter(&self, message: &QueueMessage, reason: &str) -> Result<()>;
+    /// Moves a message to the dead-letter queue as `body` (what a redrive will deliver), with
+    /// the reason it was given up on.
+    async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()>;
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
 }
 

@@ -189,18 +189,18 @@ impl Queue for SqliteQueue {
             .await
     }
 
-    async fn dead_letter(&self, message: &QueueMessage, reason: &str) -> Result<()> {
-        let (message, reason) = (message.clone(), reason.to_string());
+    async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()> {
+        let (message, body, reason) = (message.clone(), body.to_string(), reason.to_string());
         let dlq = self.config.dead_letter_name.clone();
         let now = self.clock.now().millis();
         self.db
             .call(move |c| {
                 let moved = c
                     .prepare_cached(
-                        "UPDATE queue_messages SET queue = ?2, reason = ?3, receipt = NULL, visible_at = ?4 \
+                        "UPDATE queue_messages SET queue = ?2, reason = ?3, receipt = NULL, visible_at = ?4, body = ?5 \
                          WHERE receipt = ?1",
                     )?
-                    .execute(params![message.receipt, dlq, reason, now])?;
+                    .execute(params![message.receipt, dlq, reason, now, body])?;
                 if moved == 0 {
                     // The receipt is stale (the message was received again meanwhile, or is
                     // gone): dead-letter a copy, as "send to DLQ, then delete" does on SQS.
@@ -215,7 +215,7 @@ impl Queue for SqliteQueue {
                         c.execute(
                             "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at, reason) \
                              VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
-                            params![format!("msg_{}", ulid::Ulid::new()), dlq, message.body, now, reason],
+                            params![format!("msg_{}", ulid::Ulid::new()), dlq, body, now, reason],
                         )?;
                     }
                 }
