@@ -55,10 +55,6 @@ impl SqsQueue {
         }
     }
 
-    pub fn urls(&self) -> &QueueUrls {
-        &self.urls
-    }
-
     /// Creates the queue and its dead-letter queue if they do not exist (local runs and tests;
     /// deployments get them from the templates, with the same settings): the redrive policy's
     /// maximum receive count, the visibility timeout, 14 days' retention on the DLQ.

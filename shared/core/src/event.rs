@@ -41,12 +41,6 @@ pub struct Event {
     pub attributes: BTreeMap<String, String>,
 }
 
-impl Event {
-    pub fn is_operational(&self) -> bool {
-        reserved_namespace(&self.event_type).is_some()
-    }
-}
-
 /// `POST /v1/events` body, before validation.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

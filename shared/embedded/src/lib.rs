@@ -11,5 +11,5 @@ mod queue;
 mod store;
 
 pub use db::Db;
-pub use queue::{QueueConfig, QueueCounts, SqliteQueue};
+pub use queue::{QueueConfig, SqliteQueue};
 pub use store::SqliteStore;

@@ -21,14 +21,6 @@ pub struct QueueConfig {
     pub max_receive_count: u32,
 }
 
-/// How many messages a queue holds, as SQS's approximate counts report them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct QueueCounts {
-    pub visible: u64,
-    pub in_flight: u64,
-    pub dead_letters: u64,
-}
-
 #[derive(Clone)]
 pub struct SqliteQueue {
     db: Db,
@@ -47,54 +39,6 @@ impl SqliteQueue {
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
         }
-    }
-
-    pub fn config(&self) -> &QueueConfig {
-        &self.config
-    }
-
-    pub async fn counts(&self) -> Result<QueueCounts> {
-        let cfg = self.config.clone();
-        let now = self.clock.now().millis();
-        self.db
-            .call(move |c| {
-                let count = |sql: &str, args: &[&dyn rusqlite::ToSql]| -> rusqlite::Result<u64> {
-                    c.query_row(sql, args, |r| r.get::<_, i64>(0))
-                        .map(|n| n as u64)
-                };
-                Ok(QueueCounts {
-                    visible: count(
-                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at <= ?2",
-                        &[&cfg.name, &now],
-                    )?,
-                    in_flight: count(
-                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1 AND visible_at > ?2",
-                        &[&cfg.name, &now],
-                    )?,
-                    dead_letters: count(
-                        "SELECT COUNT(*) FROM queue_messages WHERE queue = ?1",
-                        &[&cfg.dead_letter_name],
-                    )?,
-                })
-            })
-            .await
-    }
-
-    /// When the next message of this queue becomes visible, if it holds any.
-    pub async fn next_visible_in(&self) -> Result<Option<Duration>> {
-        let name = self.config.name.clone();
-        let now = self.clock.now().millis();
-        let at: Option<i64> = self
-            .db
-            .call(move |c| {
-                c.query_row(
-                    "SELECT MIN(visible_at) FROM queue_messages WHERE queue = ?1",
-                    [name],
-                    |r| r.get(0),
-                )
-            })
-            .await?;
-        Ok(at.map(|t| Duration::from_millis((t - now).max(0) as u64)))
     }
 }
 
