@@ -153,6 +153,15 @@ fn api_key_from(item: &Item) -> Result<ApiKey> {
     })
 }
 
+/// The index partition that lists one kind of item (`SUB`, `KEY`): of one tenant on gsi1, of
+/// every tenant on gsi2.
+fn listing(kind: &str, tenant_id: Option<&str>) -> (&'static str, String) {
+    match tenant_id {
+        Some(t) => ("gsi1", format!("T#{t}#{kind}")),
+        None => ("gsi2", kind.to_string()),
+    }
+}
+
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>, retention: Duration) -> Self {
         DynamoStore {
@@ -416,10 +425,7 @@ impl Store for DynamoStore {
         after: Option<&SubscriptionId>,
         limit: usize,
     ) -> Result<Vec<Subscription>> {
-        let (index, partition) = match tenant_id {
-            Some(t) => ("gsi1", format!("T#{t}#SUB")),
-            None => ("gsi2", "SUB".to_string()),
-        };
+        let (index, partition) = listing("SUB", tenant_id);
         let items = self
             .query_index(index, partition, after.map(|a| a.to_string()), None, limit)
             .await?;
@@ -726,10 +732,7 @@ impl Store for DynamoStore {
         after: Option<&ApiKeyId>,
         limit: usize,
     ) -> Result<Vec<ApiKey>> {
-        let (index, partition) = match tenant_id {
-            Some(t) => ("gsi1", format!("T#{t}#KEY")),
-            None => ("gsi2", "KEY".to_string()),
-        };
+        let (index, partition) = listing("KEY", tenant_id);
         let items = self
             .query_index(index, partition, after.map(|a| a.to_string()), None, limit)
             .await?;
