@@ -5,6 +5,9 @@
 pub mod dynamo;
 pub mod sqs;
 
+pub use aws_config::SdkConfig;
+pub use aws_sdk_dynamodb::Client as DynamoClient;
+pub use aws_sdk_sqs::Client as SqsClient;
 pub use dynamo::DynamoStore;
 pub use sqs::{QueueUrls, SqsQueue};
 

@@ -1,0 +1,16 @@
+//! The fan-out function: triggered by the table's DynamoDB stream.
+
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let hookline = hookline_functions::hookline_from_env().await?;
+    let hookline = &hookline;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
+        Ok::<_, lambda_runtime::Error>(
+            hookline_functions::handle_stream(hookline, event.payload).await,
+        )
+    }))
+    .await
+}
