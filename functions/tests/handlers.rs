@@ -130,13 +130,24 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
     assert_eq!(resp.batch_item_failures[0].item_identifier, batch[0].id);
     assert_eq!(received.load(Ordering::SeqCst), 1);
 
-    // after the backoff the job comes back; this time it is delivered and not reported
-    tokio::time::sleep(Duration::from_millis(1_300)).await;
-    let again = hl.queue.receive(10).await.unwrap();
-    let job = again
-        .iter()
-        .find(|m| m.id == batch[0].id)
-        .expect("the retried job came back");
+    // after the backoff (1 s ±10%, rounded up to whole seconds by SQS) the job comes back; this
+    // time it is delivered and not reported
+    let mut job = None;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        job = hl
+            .queue
+            .receive(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|m| m.id == batch[0].id);
+        if job.is_some() {
+            break;
+        }
+    }
+    let job = job.expect("the retried job came back");
+    let job = &job;
     let resp = hookline_functions::handle_sqs(&hl, sqs_event_for(job)).await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(received.load(Ordering::SeqCst), 2);
