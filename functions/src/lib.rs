@@ -95,31 +95,30 @@ pub fn wire(
 /// it in the queue; delivered and dead-lettered jobs are deleted. A job whose handling failed
 /// (store or queue trouble) is reported too and comes back after its visibility timeout.
 pub async fn handle_sqs(hookline: &Hookline, event: SqsEvent) -> SqsBatchResponse {
-    let results = futures::future::join_all(event.records.into_iter().map(|record| async move {
-        let message = QueueMessage {
-            id: record.message_id.clone().unwrap_or_default(),
-            body: record.body.clone().unwrap_or_default(),
-            receipt: record.receipt_handle.clone().unwrap_or_default(),
+    let messages: Vec<QueueMessage> = event
+        .records
+        .into_iter()
+        .map(|record| QueueMessage {
+            id: record.message_id.unwrap_or_default(),
+            body: record.body.unwrap_or_default(),
+            receipt: record.receipt_handle.unwrap_or_default(),
             receive_count: record
                 .attributes
                 .get("ApproximateReceiveCount")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1),
-        };
-        let settled = match hookline.handle_job(&message).await {
-            Ok(d) => hookline.settle(&message, &d).await.map(|_| d),
-            Err(e) => Err(e),
-        };
-        match settled {
-            Ok(Disposition::Retry(_)) => Some(message.id),
-            Ok(_) => None,
-            Err(e) => {
-                tracing::error!(message_id = %message.id, error = %e, "job left for redelivery");
-                Some(message.id)
-            }
-        }
-    }))
-    .await;
+        })
+        .collect();
+    let outcomes = hookline.process_batch(&messages).await;
+    // Jobs to retry stay in the queue (their visibility is already the backoff delay), and so
+    // do jobs whose handling failed.
+    let results = messages
+        .into_iter()
+        .zip(outcomes)
+        .map(|(m, outcome)| match outcome {
+            Some(Disposition::Retry(_)) | None => Some(m.id),
+            Some(_) => None,
+        });
     let mut response = SqsBatchResponse::default();
     for id in results.into_iter().flatten() {
         let mut failure = BatchItemFailure::default();

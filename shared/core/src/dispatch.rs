@@ -307,21 +307,23 @@ impl Hookline {
         }
     }
 
-    /// Delivers a batch concurrently and settles each message. Returns how many were handled;
-    /// a message whose handling failed is left to come back after its visibility timeout.
-    pub async fn process_batch(&self, messages: &[QueueMessage]) -> usize {
-        let results = futures::future::join_all(messages.iter().map(|m| async move {
-            let outcome = match self.handle_job(m).await {
-                Ok(d) => self.settle(m, &d).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = &outcome {
-                tracing::error!(message_id = %m.id, error = %e, "job left for redelivery");
-            }
-            outcome.is_ok()
-        }))
-        .await;
-        results.into_iter().filter(|ok| *ok).count()
+    /// Handles one job and settles its message. `None` means the outcome could not be recorded
+    /// or applied: the message is left to come back after its visibility timeout.
+    pub async fn process(&self, message: &QueueMessage) -> Option<Disposition> {
+        let outcome = match self.handle_job(message).await {
+            Ok(d) => self.settle(message, &d).await.map(|_| d),
+            Err(e) => Err(e),
+        };
+        outcome
+            .inspect_err(|e| {
+                tracing::error!(message_id = %message.id, error = %e, "job left for redelivery")
+            })
+            .ok()
+    }
+
+    /// Delivers a batch concurrently; one result per message, in order (see `process`).
+    pub async fn process_batch(&self, messages: &[QueueMessage]) -> Vec<Option<Disposition>> {
+        futures::future::join_all(messages.iter().map(|m| self.process(m))).await
     }
 }
 
