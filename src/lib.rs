@@ -6,7 +6,7 @@
 use hookline_api::{ApiState, router};
 use hookline_core::clock::SystemClock;
 use hookline_core::destination::DestinationPolicy;
-use hookline_core::ports::{Queue, Store};
+use hookline_core::ports::{Notifier, Queue, Store};
 use hookline_core::retry_schedule::RetrySchedule;
 use hookline_core::{Hookline, Settings};
 use hookline_embedded::{Db, QueueConfig, SqliteQueue, SqliteStore};
@@ -37,6 +37,9 @@ pub enum Backend {
         endpoint: Option<String>,
         table: String,
         queue: String,
+        /// An SNS topic ARN to publish failure notifications to (the notify function's job on
+        /// AWS), if any.
+        notify_topic: Option<String>,
     },
 }
 
@@ -49,7 +52,12 @@ pub struct DevConfig {
     pub destination: DestinationPolicy,
     /// The admin key to require; `None` reads or generates one in the data directory.
     pub admin_key: Option<String>,
+    /// Delivery workers; 0 runs none (tests that drive deliveries themselves).
     pub delivery_workers: usize,
+    /// How long a received job stays hidden before it is handed out again.
+    pub in_flight_visibility: Duration,
+    /// Timeout of deliveries to subscriptions that set none.
+    pub default_timeout_ms: u64,
     /// Fixed DNS answers (tests only: e.g. a name that resolves to a private address).
     pub fixed_dns: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
@@ -64,6 +72,8 @@ impl DevConfig {
             destination: DestinationPolicy::default(),
             admin_key: None,
             delivery_workers: 4,
+            in_flight_visibility: IN_FLIGHT_VISIBILITY,
+            default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
             fixed_dns: Default::default(),
         }
     }
@@ -128,6 +138,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         Some(k) => (k, false),
         None => admin_key(&config.data_dir)?,
     };
+    let mut notifier: Option<Arc<dyn Notifier>> = None;
     let (store, queue, sqlite): (Arc<dyn Store>, Arc<dyn Queue>, _) = match &config.backend {
         Backend::Embedded => {
             let db = Db::open(&config.data_dir)?;
@@ -136,7 +147,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
                 QueueConfig {
                     name: "deliveries".into(),
                     dead_letter_name: "deliveries-dlq".into(),
-                    visibility_timeout: IN_FLIGHT_VISIBILITY,
+                    visibility_timeout: config.in_flight_visibility,
                     max_receive_count: config.schedule.max_receive_count(),
                 },
             );
@@ -147,12 +158,18 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
             endpoint,
             table,
             queue,
+            notify_topic,
         } => {
+            if let Some(topic) = notify_topic {
+                notifier = Some(Arc::new(
+                    hookline_aws::sns_notifier(endpoint.as_deref(), topic).await,
+                ));
+            }
             let (store, queue) = hookline_aws::connect(
                 endpoint.as_deref(),
                 table,
                 queue,
-                IN_FLIGHT_VISIBILITY,
+                config.in_flight_visibility,
                 config.schedule.max_receive_count(),
             )
             .await?;
@@ -166,9 +183,11 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         queue,
         sender: Arc::new(HttpSender::with_resolver(config.destination, resolver)),
         clock: Arc::new(SystemClock),
+        notifier,
         settings: Settings {
             destination: config.destination,
             schedule: config.schedule.clone(),
+            default_timeout_ms: config.default_timeout_ms,
         },
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -189,7 +208,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         }
     })];
     tasks.push(tokio::spawn(fanout_loop(hookline.clone(), stopped.clone())));
-    for _ in 0..config.delivery_workers.max(1) {
+    for _ in 0..config.delivery_workers {
         tasks.push(tokio::spawn(delivery_loop(
             hookline.clone(),
             stopped.clone(),

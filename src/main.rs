@@ -67,8 +67,9 @@ struct DevArgs {
     #[arg(long, env = "HOOKLINE_REQUIRE_HTTPS")]
     require_https: bool,
     /// Concurrent delivery workers, each delivering batches of up to 10 jobs concurrently.
-    #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4)]
-    delivery_workers: usize,
+    #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    delivery_workers: u16,
     /// Where state and jobs live: `embedded` (SQLite in the data directory) or `aws` (DynamoDB
     /// and SQS, with the credentials and region of the environment).
     #[arg(long, env = "HOOKLINE_BACKEND", default_value = "embedded", value_parser = ["embedded", "aws"])]
@@ -83,6 +84,14 @@ struct DevArgs {
     /// With `--backend aws`: the SQS delivery queue (its dead-letter queue is `<name>-dlq`).
     #[arg(long, env = "HOOKLINE_QUEUE", default_value = "hookline-deliveries")]
     queue: String,
+    /// With `--backend aws`: an SNS topic ARN to publish failure notifications to.
+    #[arg(long, env = "HOOKLINE_NOTIFY_TOPIC_ARN")]
+    notify_topic: Option<String>,
+    /// Timeout in milliseconds of deliveries to subscriptions that set no `timeout_ms`
+    /// (500-15000).
+    #[arg(long, env = "HOOKLINE_DELIVERY_TIMEOUT_MS", default_value_t = hookline_core::subscription::DEFAULT_TIMEOUT_MS,
+          value_parser = clap::value_parser!(u64).range(500..=15_000))]
+    delivery_timeout_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKLINE_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -127,12 +136,14 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
     config.admin_key = std::env::var("HOOKLINE_ADMIN_KEY")
         .ok()
         .filter(|k| !k.is_empty());
-    config.delivery_workers = args.delivery_workers;
+    config.delivery_workers = args.delivery_workers.into();
+    config.default_timeout_ms = args.delivery_timeout_ms;
     if args.backend == "aws" {
         config.backend = hookline::Backend::Aws {
             endpoint: args.aws_endpoint.filter(|e| !e.is_empty()),
             table: args.table,
             queue: args.queue,
+            notify_topic: args.notify_topic.filter(|t| !t.is_empty()),
         };
     }
     let running = start(config.clone()).await?;
@@ -143,6 +154,7 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
             endpoint,
             table,
             queue,
+            ..
         } => println!(
             "Backend: DynamoDB table {table}, SQS queue {queue}{}",
             endpoint

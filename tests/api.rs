@@ -278,3 +278,24 @@ async fn a_tenant_has_at_most_100_subscriptions() {
     );
     hl.shutdown().await;
 }
+
+#[tokio::test]
+async fn subscriptions_without_a_timeout_get_the_configured_delivery_timeout() {
+    let mut cfg = config("1s");
+    cfg.default_timeout_ms = 9000;
+    let (hl, api) = start(cfg).await;
+    let created = api
+        .subscribe(sub_body("https://crm.example.com/hooks"))
+        .await;
+    assert_eq!(created["timeout_ms"], 9000);
+    let path = format!("/v1/subscriptions/{}", created["id"].as_str().unwrap());
+    let (status, set) = api
+        .call("PATCH", &path, Some(r#"{"timeout_ms": 3000}"#))
+        .await;
+    assert_eq!((status, &set["timeout_ms"]), (200, &json!(3000)));
+    let (status, reset) = api
+        .call("PATCH", &path, Some(r#"{"timeout_ms": null}"#))
+        .await;
+    assert_eq!((status, &reset["timeout_ms"]), (200, &json!(9000)));
+    hl.shutdown().await;
+}

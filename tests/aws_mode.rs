@@ -4,24 +4,58 @@
 mod support;
 
 use hookline::Backend;
+use hookline_conformance::moto;
+use hookline_core::ports::QueueMessage;
 use serde_json::json;
 use std::time::Duration;
 use support::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn on_moto(schedule: &str) -> (hookline::Running, Api) {
-    let endpoint = std::env::var("HOOKLINE_TEST_AWS_ENDPOINT").expect(
-        "HOOKLINE_TEST_AWS_ENDPOINT is not set: run `bash tests/run.sh`, which starts moto's server",
-    );
+fn on_moto_config(schedule: &str, notify_topic: Option<String>) -> hookline::DevConfig {
     let mut cfg = config(schedule);
-    let unique = ulid::Ulid::new().to_string().to_lowercase();
     cfg.backend = Backend::Aws {
-        endpoint: Some(endpoint),
-        table: format!("hookline-{unique}"),
-        queue: format!("deliveries-{unique}"),
+        endpoint: Some(moto::endpoint()),
+        table: moto::unique("hookline"),
+        queue: moto::unique("deliveries"),
+        notify_topic,
     };
+    cfg
+}
+
+async fn on_moto(schedule: &str) -> (hookline::Running, Api) {
+    start(on_moto_config(schedule, None)).await
+}
+
+/// Hookline on moto with no delivery workers: the test receives and processes jobs itself, as
+/// the SQS event source mapping would hand them to the delivery function. Received jobs stay
+/// hidden for 2 s.
+async fn on_moto_without_workers() -> (hookline::Running, Api) {
+    let mut cfg = on_moto_config("1s", None);
+    cfg.delivery_workers = 0;
+    cfg.in_flight_visibility = Duration::from_secs(2);
     start(cfg).await
+}
+
+/// Receives from the delivery queue until `n` jobs arrived or `within` passed.
+async fn receive_jobs(hl: &hookline::Running, n: usize, within: Duration) -> Vec<QueueMessage> {
+    let deadline = std::time::Instant::now() + within;
+    let mut jobs = Vec::new();
+    while jobs.len() < n && std::time::Instant::now() < deadline {
+        let batch = hl.hookline.queue.receive(10).await.unwrap();
+        if batch.is_empty() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        jobs.extend(batch);
+    }
+    jobs
+}
+
+fn delivery_id_of(job: &QueueMessage) -> String {
+    serde_json::from_str::<serde_json::Value>(&job.body).unwrap()["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -58,7 +92,8 @@ async fn retried_delivery_succeeds_on_dynamodb_and_sqs() {
 
 #[tokio::test]
 async fn exhausted_delivery_lands_in_the_sqs_dead_letter_queue_and_is_notified() {
-    let (hl, api) = on_moto("1s").await;
+    let inbox = moto::TopicInbox::create().await;
+    let (hl, api) = start(on_moto_config("1s", Some(inbox.topic_arn.clone()))).await;
     let broken = Receiver::start(vec![], Reply::Status(503)).await;
     let ops = Receiver::ok().await;
     let sub = api
@@ -79,5 +114,174 @@ async fn exhausted_delivery_lands_in_the_sqs_dead_letter_queue_and_is_notified()
     let alerts = ops.wait_for(1, WAIT).await;
     assert_eq!(alerts[0].json()["data"]["subscription_id"], sub["id"]);
     assert_eq!(alerts[0].json()["data"]["event_id"], event_id);
+    // and ops were told on the SNS topic, with attributes to filter on
+    let published = inbox.wait_for(1, WAIT).await;
+    assert_eq!(published.len(), 1, "{published:?}");
+    let message: serde_json::Value = serde_json::from_str(&published[0].message).unwrap();
+    assert_eq!(message["type"], "hookline.delivery.failed");
+    assert_eq!(message["data"]["delivery_id"], ds[0]["id"]);
+    assert_eq!(published[0].attributes["tenant_id"], "d");
+    assert_eq!(
+        published[0].attributes["subscription_id"],
+        sub["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        published[0].attributes["failed_event_type"],
+        "appointment.created"
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_crash_mid_batch_loses_nothing_and_the_unfinished_jobs_come_back() {
+    let (hl, api) = on_moto_without_workers().await;
+    // the first three requests are answered, the next three hang until the crash
+    let rx = Receiver::start(
+        vec![
+            Reply::Status(200),
+            Reply::Status(200),
+            Reply::Status(200),
+            Reply::Hang,
+            Reply::Hang,
+            Reply::Hang,
+        ],
+        Reply::Status(200),
+    )
+    .await;
+    api.subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["lead.*"]}))
+        .await;
+    let mut event_ids = Vec::new();
+    for i in 0..6 {
+        event_ids.push(
+            api.send_event(
+                json!({"tenant_id": "d", "type": "lead.qualified", "data": {"leadId": i}}),
+            )
+            .await,
+        );
+    }
+    let batch = receive_jobs(&hl, 6, WAIT).await;
+    assert_eq!(batch.len(), 6);
+
+    // the handler delivers the batch concurrently and is killed while three requests hang
+    let core = hl.hookline.clone();
+    let running = {
+        let batch = batch.clone();
+        tokio::spawn(async move { core.process_batch(&batch).await })
+    };
+    assert_eq!(rx.wait_for(6, WAIT).await.len(), 6);
+    let mut succeeded = 0;
+    for _ in 0..100 {
+        succeeded = 0;
+        for id in &event_ids {
+            succeeded += usize::from(all_status(&api.deliveries_of_event(id).await, "succeeded"));
+        }
+        if succeeded == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(succeeded, 3, "three deliveries finished before the crash");
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+
+    // the three unfinished jobs come back after their visibility timeout; the finished ones
+    // were deleted and do not
+    let mut unfinished = Vec::new();
+    let mut unfinished_events = Vec::new();
+    for id in &event_ids {
+        let ds = api.deliveries_of_event(id).await;
+        if all_status(&ds, "pending") {
+            assert!(ds[0]["attempts"].as_array().unwrap().is_empty());
+            unfinished.push(ds[0]["id"].as_str().unwrap().to_string());
+            unfinished_events.push(id.clone());
+        }
+    }
+    assert_eq!(unfinished.len(), 3);
+    let back = receive_jobs(&hl, 3, WAIT).await;
+    let mut back_ids: Vec<String> = back.iter().map(delivery_id_of).collect();
+    back_ids.sort();
+    unfinished.sort();
+    assert_eq!(back_ids, unfinished);
+    assert!(back.iter().all(|m| m.receive_count == 2));
+
+    // handled again, they are delivered with the webhook-id of their first, unanswered, request
+    hl.hookline.process_batch(&back).await;
+    for id in &event_ids {
+        api.wait_deliveries(id, WAIT, |d| all_status(d, "succeeded"))
+            .await;
+    }
+    let got = rx.received();
+    assert_eq!(got.len(), 9);
+    for id in &event_ids {
+        let n = got.iter().filter(|r| r.header("webhook-id") == id).count();
+        let expected = if unfinished_events.contains(id) { 2 } else { 1 };
+        assert_eq!(n, expected, "requests with webhook-id {id}");
+    }
+    assert!(
+        receive_jobs(&hl, 1, Duration::from_secs(3))
+            .await
+            .is_empty()
+    );
+    assert!(
+        hl.hookline
+            .queue
+            .list_dead_letters(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_duplicated_sqs_message_reaches_the_receiver_with_the_same_webhook_id() {
+    let (hl, api) = on_moto_without_workers().await;
+    let rx = Receiver::ok().await;
+    let sub = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["appointment.*"]}))
+        .await;
+    let event_id = api
+        .send_event(json!({"tenant_id": "d", "type": "appointment.created", "data": {"appointmentId": "a-77"}}))
+        .await;
+    let first = receive_jobs(&hl, 1, WAIT).await;
+    // SQS delivers at least once: the same job arrives twice, and both copies are handled at
+    // the same time by two invocations
+    hl.hookline
+        .queue
+        .send_batch(&[first[0].body.clone()])
+        .await
+        .unwrap();
+    let copy = receive_jobs(&hl, 1, WAIT).await;
+    assert_eq!(delivery_id_of(&copy[0]), delivery_id_of(&first[0]));
+    let (a, b) = tokio::join!(
+        hl.hookline.process_batch(&first),
+        hl.hookline.process_batch(&copy)
+    );
+    assert!(a[0].is_some() && b[0].is_some(), "{a:?} {b:?}");
+    let ds = api
+        .wait_deliveries(&event_id, WAIT, |d| all_status(d, "succeeded"))
+        .await;
+    assert_eq!(ds.len(), 1);
+    let got = rx.received();
+    assert!(!got.is_empty() && got.len() <= 2, "{} requests", got.len());
+    let verifier = standardwebhooks::Webhook::new(sub["secret"].as_str().unwrap()).unwrap();
+    for r in &got {
+        assert_eq!(r.header("webhook-id"), event_id);
+        verifier.verify(&r.body, &r.header_map()).unwrap();
+    }
+    // a copy arriving after the delivery succeeded is deleted without a request
+    hl.hookline
+        .queue
+        .send_batch(&[first[0].body.clone()])
+        .await
+        .unwrap();
+    let late = receive_jobs(&hl, 1, WAIT).await;
+    hl.hookline.process_batch(&late).await;
+    assert_eq!(rx.received().len(), got.len());
+    assert!(
+        receive_jobs(&hl, 1, Duration::from_secs(3))
+            .await
+            .is_empty()
+    );
     hl.shutdown().await;
 }

@@ -1,7 +1,9 @@
 //! Hookline's Lambda functions, each a thin shell over the core on DynamoDB and SQS:
 //! - `api`: the same axum router as `hookline dev`, through `lambda_http`;
 //! - `fanout`: the table's DynamoDB stream, turning each newly stored event into jobs;
-//! - `delivery`: the SQS event source, delivering a batch concurrently with partial failures.
+//! - `delivery`: the SQS event source, delivering a batch concurrently with partial failures;
+//! - `notify`: the same stream, filtered to `hookline.delivery.failed` events, publishing each to
+//!   the SNS topic ops subscribe to (the failed jobs themselves stay in the DLQ for review).
 //!
 //! Configuration is by environment variables (one table in the README). The handlers are plain
 //! functions of their dependencies, tested with the `events/` samples against moto.
@@ -13,8 +15,10 @@ use hookline_core::clock::SystemClock;
 use hookline_core::destination::DestinationPolicy;
 use hookline_core::dispatch::Disposition;
 use hookline_core::event::Event;
+use hookline_core::notify::{Notifier, notification};
 use hookline_core::ports::QueueMessage;
 use hookline_core::retry_schedule::RetrySchedule;
+use hookline_core::subscription::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
 use hookline_core::{Hookline, Settings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,8 +42,9 @@ fn env_or(name: &str, default: &str) -> String {
 
 /// Builds the core from the environment: `HOOKLINE_TABLE`, `HOOKLINE_QUEUE_URL`,
 /// `HOOKLINE_DLQ_URL`, `HOOKLINE_RETRY_SCHEDULE`, `HOOKLINE_REQUIRE_HTTPS`,
-/// `HOOKLINE_RETENTION_DAYS`; the SDK reads region, credentials and `AWS_ENDPOINT_URL`.
-pub async fn hookline_from_env() -> Result<Hookline, BoxError> {
+/// `HOOKLINE_DELIVERY_TIMEOUT_MS`, `HOOKLINE_RETENTION_DAYS`; `config` comes from
+/// [`hookline_aws::sdk_config`] (region, credentials and `AWS_ENDPOINT_URL` from the environment).
+pub async fn hookline_from_env(config: &hookline_aws::SdkConfig) -> Result<Hookline, BoxError> {
     let schedule = RetrySchedule::parse(&env_or(
         "HOOKLINE_RETRY_SCHEDULE",
         hookline_core::retry_schedule::DEFAULT_SCHEDULE,
@@ -49,15 +54,28 @@ pub async fn hookline_from_env() -> Result<Hookline, BoxError> {
         allow_private: env_or("HOOKLINE_ALLOW_PRIVATE_DESTINATIONS", "false") == "true",
         require_https: env_or("HOOKLINE_REQUIRE_HTTPS", "false") == "true",
     };
-    let retention_days: u64 = env_or("HOOKLINE_RETENTION_DAYS", "30").parse()?;
-    let config = hookline_aws::sdk_config(None).await;
+    let default_timeout_ms: u64 = env_or(
+        "HOOKLINE_DELIVERY_TIMEOUT_MS",
+        &DEFAULT_TIMEOUT_MS.to_string(),
+    )
+    .parse()
+    .ok()
+    .filter(|ms| (MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS).contains(ms))
+    .ok_or_else(|| {
+        format!(
+            "HOOKLINE_DELIVERY_TIMEOUT_MS must be milliseconds from {MIN_TIMEOUT_MS} to {MAX_TIMEOUT_MS}"
+        )
+    })?;
+    let retention_days: u64 = env_or("HOOKLINE_RETENTION_DAYS", "30")
+        .parse()
+        .map_err(|_| "HOOKLINE_RETENTION_DAYS must be a number of days")?;
     let store = hookline_aws::DynamoStore::new(
-        hookline_aws::DynamoClient::new(&config),
+        hookline_aws::DynamoClient::new(config),
         env("HOOKLINE_TABLE")?,
         Duration::from_secs(retention_days * 24 * 3600),
     );
     let queue = hookline_aws::SqsQueue::new(
-        hookline_aws::SqsClient::new(&config),
+        hookline_aws::SqsClient::new(config),
         hookline_aws::QueueUrls {
             queue: env("HOOKLINE_QUEUE_URL")?,
             dead_letter: env("HOOKLINE_DLQ_URL")?,
@@ -71,11 +89,35 @@ pub async fn hookline_from_env() -> Result<Hookline, BoxError> {
         Settings {
             destination,
             schedule,
+            default_timeout_ms,
         },
     ))
 }
 
-/// The core over the AWS adapters, with the shared HTTP client.
+/// The admin key of the API function: read from Secrets Manager at start
+/// (`HOOKLINE_ADMIN_KEY_SECRET_ARN`, as the templates deploy it), or given directly in
+/// `HOOKLINE_ADMIN_KEY` (local runs such as `cargo lambda watch`).
+pub async fn admin_key_from_env(config: &hookline_aws::SdkConfig) -> Result<String, BoxError> {
+    if let Ok(arn) = env("HOOKLINE_ADMIN_KEY_SECRET_ARN") {
+        return Ok(hookline_aws::secret_string(config, &arn).await?);
+    }
+    env("HOOKLINE_ADMIN_KEY").map_err(|_| {
+        "set HOOKLINE_ADMIN_KEY_SECRET_ARN (or HOOKLINE_ADMIN_KEY) for the admin key".into()
+    })
+}
+
+/// The notifier of the notify function: the SNS topic `HOOKLINE_NOTIFY_TOPIC_ARN`.
+pub fn notifier_from_env(
+    config: &hookline_aws::SdkConfig,
+) -> Result<hookline_aws::SnsNotifier, BoxError> {
+    Ok(hookline_aws::SnsNotifier::new(
+        hookline_aws::SnsClient::new(config),
+        env("HOOKLINE_NOTIFY_TOPIC_ARN")?,
+    ))
+}
+
+/// The core over the AWS adapters, with the shared HTTP client. Failure notifications are the
+/// notify function's job, so this core publishes none itself.
 pub fn wire(
     store: hookline_aws::DynamoStore,
     queue: hookline_aws::SqsQueue,
@@ -86,6 +128,7 @@ pub fn wire(
         queue: Arc::new(queue),
         sender: Arc::new(hookline_sender::HttpSender::new(settings.destination)),
         clock: Arc::new(SystemClock),
+        notifier: None,
         settings,
     }
 }
@@ -128,40 +171,83 @@ pub async fn handle_sqs(hookline: &Hookline, event: SqsEvent) -> SqsBatchRespons
     response
 }
 
-/// The fan-out function: each stream record that stores an event still waiting in the outbox
-/// is fanned out. A record that fails is reported (by sequence number), so the stream retries
-/// from it; fan-out is idempotent, so the retry creates no second delivery.
-pub async fn handle_stream(hookline: &Hookline, event: DynamoDbEvent) -> DynamoDbEventResponse {
+/// The stored event a stream record inserts or updates, if the record is about an event item:
+/// `Ok(None)` for other items and removals, `Err` for an event item that cannot be read.
+fn stored_event(
+    record: &aws_lambda_events::event::dynamodb::EventRecord,
+) -> Result<Option<(Event, bool)>, String> {
+    let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
+    let is_event = image["pk"]["S"]
+        .as_str()
+        .is_some_and(|pk| pk.starts_with("EVT#"));
+    if record.event_name == "REMOVE" || !is_event {
+        return Ok(None);
+    }
+    let waiting = image["gsi1pk"]["S"] == "OUTBOX";
+    match image["body"]["S"]
+        .as_str()
+        .map(serde_json::from_str::<Event>)
+    {
+        Some(Ok(e)) => Ok(Some((e, waiting))),
+        Some(Err(e)) => Err(format!("stored event is not valid: {e}")),
+        None => Err("stream record has no event body".to_string()),
+    }
+}
+
+/// Runs `step` on each record in order; the first failure is reported by sequence number and
+/// ends the batch, so the stream retries from it (records after it are retried with it).
+async fn each_record<F, Fut>(event: DynamoDbEvent, what: &str, mut step: F) -> DynamoDbEventResponse
+where
+    F: FnMut(aws_lambda_events::event::dynamodb::EventRecord) -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let mut response = DynamoDbEventResponse::default();
     for record in event.records {
-        let image = serde_json::to_value(&record.change.new_image).unwrap_or_default();
-        let waiting = image["gsi1pk"]["S"] == "OUTBOX"
-            && image["pk"]["S"]
-                .as_str()
-                .is_some_and(|pk| pk.starts_with("EVT#"));
-        if record.event_name == "REMOVE" || !waiting {
-            continue;
-        }
-        let outcome = match image["body"]["S"]
-            .as_str()
-            .map(serde_json::from_str::<Event>)
-        {
-            Some(Ok(e)) => hookline
-                .fan_out(&e)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Some(Err(e)) => Err(format!("stored event is not valid: {e}")),
-            None => Err("stream record has no event body".to_string()),
-        };
-        if let Err(e) = outcome {
-            tracing::error!(error = %e, sequence_number = ?record.change.sequence_number, "fan-out failed; the stream will retry");
+        let sequence_number = record.change.sequence_number.clone();
+        if let Err(e) = step(record).await {
+            tracing::error!(error = %e, sequence_number = ?sequence_number, "{what} failed; the stream will retry");
             let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = record.change.sequence_number.clone();
+            failure.item_identifier = sequence_number;
             response.batch_item_failures.push(failure);
-            // Records after a failure are retried with it, in order.
             break;
         }
     }
     response
+}
+
+/// The fan-out function: each stream record that stores an event still waiting in the outbox
+/// is fanned out. A record that fails is reported (by sequence number), so the stream retries
+/// from it; fan-out is idempotent, so the retry creates no second delivery.
+pub async fn handle_stream(hookline: &Hookline, event: DynamoDbEvent) -> DynamoDbEventResponse {
+    each_record(event, "fan-out", |record| async move {
+        match stored_event(&record)? {
+            Some((e, true)) => hookline
+                .fan_out(&e)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            _ => Ok(()),
+        }
+    })
+    .await
+}
+
+/// The notify function: each newly stored `hookline.delivery.failed` event is published to the
+/// notification topic. A failed publish is reported, so the stream retries it (at least once:
+/// subscribers can deduplicate on the event id in the message).
+pub async fn handle_notify(notifier: &dyn Notifier, event: DynamoDbEvent) -> DynamoDbEventResponse {
+    each_record(event, "notification", |record| async move {
+        if record.event_name != "INSERT" {
+            return Ok(());
+        }
+        let Some((e, _)) = stored_event(&record)? else {
+            return Ok(());
+        };
+        if let Some(n) = notification(&e) {
+            notifier.publish(&n).await.map_err(|e| e.to_string())?;
+            tracing::info!(event_id = %e.id, tenant_id = %e.tenant_id, "failure notification published");
+        }
+        Ok(())
+    })
+    .await
 }

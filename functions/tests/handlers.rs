@@ -3,8 +3,11 @@
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use hookline_conformance::moto;
 use hookline_core::access::Principal;
 use hookline_core::destination::DestinationPolicy;
+use hookline_core::event::Event;
+use hookline_core::ids::EventId;
 use hookline_core::retry_schedule::RetrySchedule;
 use hookline_core::{Hookline, Settings};
 use serde_json::{Value, json};
@@ -18,15 +21,17 @@ fn sample(name: &str) -> Value {
 }
 
 async fn hookline_on_moto() -> Hookline {
-    let endpoint = std::env::var("HOOKLINE_TEST_AWS_ENDPOINT").expect(
-        "HOOKLINE_TEST_AWS_ENDPOINT is not set: run `bash tests/run.sh`, which starts moto's server",
-    );
-    let unique = ulid::Ulid::new().to_string().to_lowercase();
+    hookline_and_table().await.0
+}
+
+/// The core on a fresh table and queue on moto, and the table's name.
+async fn hookline_and_table() -> (Hookline, String) {
+    let table = moto::unique("hookline");
     let schedule = RetrySchedule::parse("1s").unwrap();
     let (store, queue) = hookline_aws::connect(
-        Some(&endpoint),
-        &format!("hookline-{unique}"),
-        &format!("deliveries-{unique}"),
+        Some(&moto::endpoint()),
+        &table,
+        &moto::unique("deliveries"),
         hookline_functions::IN_FLIGHT_VISIBILITY,
         schedule.max_receive_count(),
     )
@@ -36,14 +41,16 @@ async fn hookline_on_moto() -> Hookline {
         allow_private: true,
         require_https: false,
     };
-    hookline_functions::wire(
+    let hl = hookline_functions::wire(
         store,
         queue,
         Settings {
             destination,
             schedule,
+            default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
         },
-    )
+    );
+    (hl, table)
 }
 
 /// A receiver answering 500 to the first request and 200 after; counts requests.
@@ -188,4 +195,165 @@ async fn api_function_serves_an_api_gateway_request() {
     let request = lambda_http::request::from_str(&raw).unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// An attribute value as a DynamoDB stream image writes it.
+fn stream_json(v: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
+    match v {
+        aws_sdk_dynamodb::types::AttributeValue::S(s) => json!({"S": s}),
+        aws_sdk_dynamodb::types::AttributeValue::N(n) => json!({"N": n}),
+        other => panic!("unexpected attribute type in an event item: {other:?}"),
+    }
+}
+
+/// A stream batch of INSERT records carrying the event items as they are really stored.
+async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
+    let template = sample("dynamodb-stream.json")["Records"][0].clone();
+    let mut records = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let item = dynamo
+            .get_item()
+            .table_name(table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("EVT#{}", e.id)),
+            )
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the event is stored");
+        let image: serde_json::Map<String, Value> = item
+            .iter()
+            .map(|(k, v)| (k.clone(), stream_json(v)))
+            .collect();
+        let mut r = template.clone();
+        r["dynamodb"]["NewImage"] = Value::Object(image);
+        r["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("EVT#{}", e.id));
+        r["dynamodb"]["SequenceNumber"] = json!(format!("1111000000000000000000{:02}", i + 1));
+        records.push(r);
+    }
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+/// Whether a Lambda event filter pattern (equality lists and nested objects, the forms
+/// `events/stream-filters.json` uses) matches a record.
+fn filter_matches(pattern: &Value, record: &Value) -> bool {
+    match pattern {
+        Value::Object(fields) => fields
+            .iter()
+            .all(|(k, p)| filter_matches(p, record.get(k).unwrap_or(&Value::Null))),
+        Value::Array(allowed) => allowed.contains(record),
+        _ => false,
+    }
+}
+
+/// A stored `hookline.delivery.failed` event as the delivery step writes it (through the
+/// outbox, like every event).
+async fn store_failure_event(hl: &Hookline, subscription_id: &str) -> Event {
+    let e = Event {
+        id: EventId::generate(),
+        tenant_id: "ford-anytown".into(),
+        event_type: hookline_core::event::DELIVERY_FAILED.into(),
+        timestamp: hookline_core::clock::Timestamp::from_millis(1_795_736_620_000),
+        data: json!({
+            "delivery_id": "dlv_01M8D3WKWSKTNPZJG0B4GJCPY2",
+            "event_id": "evt_01M8D3WKVYHV6BK3RRJNSK3WT6",
+            "event_type": "lead.qualified",
+            "subscription_id": subscription_id,
+            "attempts": 8,
+            "reason": "attempts exhausted: HTTP 503",
+        })
+        .as_object()
+        .cloned()
+        .unwrap(),
+        attributes: Default::default(),
+    };
+    hl.store.insert_event(&e, true).await.unwrap();
+    e
+}
+
+#[tokio::test]
+async fn stream_filters_select_the_records_each_function_needs() {
+    let (hl, table) = hookline_and_table().await;
+    let admin = Principal::Admin;
+    let new: hookline_core::event::NewEvent = serde_json::from_value(json!({
+        "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {"summary": "Test drive"}
+    }))
+    .unwrap();
+    let ordinary = hl.ingest(&admin, new).await.unwrap();
+    let failure = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT7").await;
+    let filters = sample("stream-filters.json");
+    let stream =
+        serde_json::to_value(stream_of_stored(&table, &[&ordinary, &failure]).await).unwrap();
+    let records = stream["Records"].as_array().unwrap();
+    let selected = |f: &str| -> Vec<bool> {
+        records
+            .iter()
+            .map(|r| filter_matches(&filters[f], r))
+            .collect()
+    };
+    // both events wait in the outbox; only the failure is for the notify function
+    assert_eq!(selected("fanout"), [true, true]);
+    assert_eq!(selected("notify"), [false, true]);
+    // once fanned out, an event item no longer matches (the stream carries a MODIFY anyway)
+    hl.fan_out(&ordinary).await.unwrap();
+    let after = serde_json::to_value(stream_of_stored(&table, &[&ordinary]).await).unwrap();
+    assert!(!filter_matches(&filters["fanout"], &after["Records"][0]));
+}
+
+#[tokio::test]
+async fn notify_function_publishes_failure_events_to_the_sns_topic() {
+    let (hl, table) = hookline_and_table().await;
+    let inbox = moto::TopicInbox::create().await;
+    let config = moto::sdk_config().await;
+    let notifier =
+        hookline_aws::SnsNotifier::new(hookline_aws::SnsClient::new(&config), &inbox.topic_arn);
+    let admin = Principal::Admin;
+    let new: hookline_core::event::NewEvent = serde_json::from_value(json!({
+        "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {}
+    }))
+    .unwrap();
+    let ordinary = hl.ingest(&admin, new).await.unwrap();
+    let failure = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT7").await;
+
+    let resp = hookline_functions::handle_notify(
+        &notifier,
+        stream_of_stored(&table, &[&ordinary, &failure]).await,
+    )
+    .await;
+    assert!(resp.batch_item_failures.is_empty());
+    let got = inbox.wait_for(2, Duration::from_secs(3)).await;
+    assert_eq!(got.len(), 1, "only the failure is published: {got:?}");
+    let message: Event = serde_json::from_str(&got[0].message).unwrap();
+    assert_eq!(message, failure);
+    assert_eq!(
+        got[0].subject.as_deref(),
+        Some("Hookline: delivery to sub_01M8D3WKVYHV6BK3RRJNSK3WT7 failed for tenant ford-anytown")
+    );
+    assert_eq!(got[0].attributes["tenant_id"], "ford-anytown");
+    assert_eq!(got[0].attributes["failed_event_type"], "lead.qualified");
+}
+
+#[tokio::test]
+async fn a_failed_publish_is_reported_so_the_stream_retries_it() {
+    let (hl, table) = hookline_and_table().await;
+    let config = moto::sdk_config().await;
+    let missing = format!(
+        "arn:aws:sns:us-east-1:123456789012:{}",
+        moto::unique("missing")
+    );
+    let notifier = hookline_aws::SnsNotifier::new(hookline_aws::SnsClient::new(&config), missing);
+    let first = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT7").await;
+    let second = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT8").await;
+    let stream = stream_of_stored(&table, &[&first, &second]).await;
+    let first_sequence = stream.records[0].change.sequence_number.clone();
+    let resp = hookline_functions::handle_notify(&notifier, stream).await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    assert_eq!(
+        resp.batch_item_failures[0].item_identifier, first_sequence,
+        "the stream retries from the first failure"
+    );
 }

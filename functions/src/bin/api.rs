@@ -5,9 +5,9 @@ use hookline_api::{ApiState, router};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
-    let hookline = hookline_functions::hookline_from_env().await?;
-    let admin_key =
-        std::env::var("HOOKLINE_ADMIN_KEY").map_err(|_| "HOOKLINE_ADMIN_KEY is not set")?;
+    let config = hookline_aws::sdk_config(None).await;
+    let hookline = hookline_functions::hookline_from_env(&config).await?;
+    let admin_key = hookline_functions::admin_key_from_env(&config).await?;
     lambda_http::run(router(ApiState {
         hookline,
         admin_key,

@@ -5,7 +5,8 @@ use lambda_runtime::{LambdaEvent, service_fn};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let hookline = hookline_functions::hookline_from_env().await?;
+    let config = hookline_aws::sdk_config(None).await;
+    let hookline = hookline_functions::hookline_from_env(&config).await?;
     let hookline = &hookline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, lambda_runtime::Error>(

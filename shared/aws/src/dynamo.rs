@@ -12,6 +12,8 @@
 //! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id |
 //! | idempotency key | `IDEM#{key}` | `#` | | |
 //!
+//! Event items also carry `event_type`, which the notify function's stream filter matches.
+//!
 //! Access patterns and what each costs:
 //! - get a subscription, event, delivery or key by id: one `GetItem` (strongly consistent);
 //! - fan-out candidates of a tenant, list/count a tenant's subscriptions: one `Query` on gsi1;
@@ -356,6 +358,8 @@ impl DynamoStore {
     fn event_item(&self, e: &Event, fan_out: bool) -> Item {
         let mut item = key(format!("EVT#{}", e.id));
         item.insert("body".into(), s(to_json(e)));
+        // For the notify function's stream filter (failure events only).
+        item.insert("event_type".into(), s(&e.event_type));
         item.insert("ttl".into(), self.expires(e.timestamp));
         if fan_out {
             item.insert("gsi1pk".into(), s("OUTBOX"));

@@ -1,14 +1,18 @@
-//! Hookline's AWS adapters: the store port on one DynamoDB table (`dynamo`) and the queue port
-//! on SQS (`sqs`). The same conformance suite that holds the embedded adapters holds these,
+//! Hookline's AWS adapters: the store port on one DynamoDB table (`dynamo`), the queue port
+//! on SQS (`sqs`) and the notifier port on SNS (`sns`). The same conformance suite that holds the embedded adapters holds these,
 //! against moto's server in tests and against AWS in production.
 
 pub mod dynamo;
+pub mod sns;
 pub mod sqs;
 
 pub use aws_config::SdkConfig;
 pub use aws_sdk_dynamodb::Client as DynamoClient;
+pub use aws_sdk_secretsmanager::Client as SecretsClient;
+pub use aws_sdk_sns::Client as SnsClient;
 pub use aws_sdk_sqs::Client as SqsClient;
 pub use dynamo::DynamoStore;
+pub use sns::SnsNotifier;
 pub use sqs::{QueueUrls, SqsQueue};
 
 use hookline_core::Error;
@@ -66,4 +70,25 @@ pub async fn connect(
         std::time::Duration::from_secs(1),
     );
     Ok((store, queue))
+}
+
+/// The failure notifier for `topic_arn` (`hookline dev --backend aws --notify-topic`).
+pub async fn sns_notifier(endpoint: Option<&str>, topic_arn: &str) -> SnsNotifier {
+    SnsNotifier::new(SnsClient::new(&sdk_config(endpoint).await), topic_arn)
+}
+
+/// Reads a secret's string value (the admin key, kept in Secrets Manager by the templates).
+pub async fn secret_string(
+    config: &SdkConfig,
+    secret_id: &str,
+) -> hookline_core::error::Result<String> {
+    let out = SecretsClient::new(config)
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| sdk_error("secretsmanager", e))?;
+    out.secret_string()
+        .map(str::to_string)
+        .ok_or_else(|| Error::internal(format!("secretsmanager: {secret_id} has no string value")))
 }

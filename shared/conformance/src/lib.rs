@@ -2,6 +2,7 @@
 //! relies on; `store_suite!` and `queue_suite!` instantiate every check as a test for one adapter
 //! set, so the embedded and the AWS adapters are held to the same contract.
 
+pub mod moto;
 pub mod queue;
 pub mod store;
 

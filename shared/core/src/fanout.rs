@@ -33,6 +33,8 @@ impl Hookline {
         for chunk in jobs.chunks(10) {
             self.queue.send_batch(chunk).await?;
         }
+        // A local run publishes failure notifications here; on AWS the notify function does.
+        self.notify(event).await?;
         self.store.mark_fanned_out(&event.id).await?;
         tracing::debug!(event_id = %event.id, tenant_id = %event.tenant_id, jobs = jobs.len(), "event fanned out");
         Ok(jobs.len())

@@ -13,6 +13,7 @@ pub mod event;
 pub mod fanout;
 pub mod ids;
 pub mod matching;
+pub mod notify;
 pub mod outcome;
 pub mod payload;
 pub mod ports;

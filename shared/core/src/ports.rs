@@ -12,6 +12,8 @@ use crate::subscription::Subscription;
 use async_trait::async_trait;
 use std::time::Duration;
 
+pub use crate::notify::Notifier;
+
 /// Which deliveries to list: those of one event or of one subscription, oldest first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryQuery {

@@ -10,11 +10,11 @@ use crate::destination::DestinationPolicy;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, NewEvent};
 use crate::ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
-use crate::ports::{DeliveryQuery, Queue, Sender, Store};
+use crate::ports::{DeliveryQuery, Notifier, Queue, Sender, Store};
 use crate::retry_schedule::RetrySchedule;
 use crate::subscription::{
-    DEFAULT_ROTATION_GRACE_SECS, MAX_SUBSCRIPTIONS_PER_TENANT, NewSubscription, Subscription,
-    SubscriptionPatch,
+    DEFAULT_ROTATION_GRACE_SECS, DEFAULT_TIMEOUT_MS, MAX_SUBSCRIPTIONS_PER_TENANT, NewSubscription,
+    Subscription, SubscriptionPatch,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -25,10 +25,22 @@ pub const MAX_PAGE_SIZE: usize = 250;
 /// Most failed deliveries one `recover` call re-queues.
 pub const MAX_RECOVER: usize = 1000;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub destination: DestinationPolicy,
     pub schedule: RetrySchedule,
+    /// Timeout of a delivery to a subscription that sets none (`timeout_ms`).
+    pub default_timeout_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            destination: DestinationPolicy::default(),
+            schedule: RetrySchedule::default(),
+            default_timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
+    }
 }
 
 /// Hookline's core, wired to its adapters.
@@ -38,6 +50,9 @@ pub struct Hookline {
     pub queue: Arc<dyn Queue>,
     pub sender: Arc<dyn Sender>,
     pub clock: Arc<dyn Clock>,
+    /// Where failure notifications go when this process publishes them itself (local runs);
+    /// on AWS the notify function publishes them from the table's stream instead.
+    pub notifier: Option<Arc<dyn Notifier>>,
     pub settings: Settings,
 }
 
@@ -141,7 +156,12 @@ impl Hookline {
         mut new: NewSubscription,
     ) -> Result<Subscription> {
         let tenant = principal.tenant_for(new.tenant_id.take())?;
-        let sub = new.into_subscription(tenant, self.clock.now(), &self.settings.destination)?;
+        let default_timeout = new.timeout_ms.is_none();
+        let mut sub =
+            new.into_subscription(tenant, self.clock.now(), &self.settings.destination)?;
+        if default_timeout {
+            sub.timeout_ms = self.settings.default_timeout_ms;
+        }
         if self.store.count_subscriptions(&sub.tenant_id).await? >= MAX_SUBSCRIPTIONS_PER_TENANT {
             return Err(Error {
                 kind: ErrorKind::Conflict,
@@ -188,7 +208,11 @@ impl Hookline {
         patch: SubscriptionPatch,
     ) -> Result<Subscription> {
         let current = self.get_subscription(principal, id).await?;
-        let next = patch.apply(&current, self.clock.now(), &self.settings.destination)?;
+        let default_timeout = patch.timeout_ms == Some(None);
+        let mut next = patch.apply(&current, self.clock.now(), &self.settings.destination)?;
+        if default_timeout {
+            next.timeout_ms = self.settings.default_timeout_ms;
+        }
         self.store.update_subscription(&next).await?;
         Ok(next)
     }

@@ -137,6 +137,8 @@ pub struct NewSubscription {
     pub filter: Option<Filter>,
     #[serde(default)]
     pub headers: Option<BTreeMap<String, String>>,
+    /// Milliseconds per attempt (500-15000); unset: the deployment's delivery timeout
+    /// (5000 unless configured).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     #[serde(default)]

@@ -1,0 +1,143 @@
+//! Failure notifications: what ops are told when a delivery is given up on. Each stored
+//! `hookline.delivery.failed` event becomes one message to the notification topic (SNS on AWS),
+//! carrying the event as JSON and attributes subscribers can filter on. Publishing is at least
+//! once: a retried publish repeats the same event id, which consumers can deduplicate on.
+
+use crate::error::Result;
+use crate::event::{DELIVERY_FAILED, Event};
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+
+/// SNS subjects are at most 100 characters.
+pub const MAX_SUBJECT_LEN: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// One line for e-mail subscribers.
+    pub subject: String,
+    /// The failure event as JSON: what a program subscribed to the topic parses.
+    pub message: String,
+    /// `tenant_id`, `event_type` (of the failure event), `subscription_id`, `failed_event_type`.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Publishes notifications (the SNS topic on AWS).
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    async fn publish(&self, notification: &Notification) -> Result<()>;
+}
+
+/// The notification for `event`, if it is one ops are told about (a failed delivery).
+pub fn notification(event: &Event) -> Option<Notification> {
+    if event.event_type != DELIVERY_FAILED {
+        return None;
+    }
+    let field = |k: &str| event.data.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let subject: String = format!(
+        "Hookline: delivery to {} failed for tenant {}",
+        field("subscription_id"),
+        event.tenant_id
+    )
+    .chars()
+    // SNS accepts printable ASCII only in subjects.
+    .map(|c| {
+        if c.is_ascii_graphic() || c == ' ' {
+            c
+        } else {
+            '?'
+        }
+    })
+    .take(MAX_SUBJECT_LEN)
+    .collect();
+    let mut attributes = BTreeMap::new();
+    attributes.insert("tenant_id".to_string(), event.tenant_id.clone());
+    attributes.insert("event_type".to_string(), event.event_type.clone());
+    for (name, key) in [
+        ("subscription_id", "subscription_id"),
+        ("failed_event_type", "event_type"),
+    ] {
+        if !field(key).is_empty() {
+            attributes.insert(name.to_string(), field(key).to_string());
+        }
+    }
+    Some(Notification {
+        subject,
+        message: serde_json::to_string(event).expect("events serialize"),
+        attributes,
+    })
+}
+
+impl crate::Hookline {
+    /// Publishes the notification for `event`, if it needs one and this process has a notifier.
+    pub async fn notify(&self, event: &Event) -> Result<bool> {
+        match (&self.notifier, notification(event)) {
+            (Some(notifier), Some(n)) => {
+                notifier.publish(&n).await?;
+                tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, "failure notification published");
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::ids::EventId;
+
+    fn event(event_type: &str, tenant: &str) -> Event {
+        Event {
+            id: EventId::generate(),
+            tenant_id: tenant.to_string(),
+            event_type: event_type.to_string(),
+            timestamp: Timestamp::from_millis(1_795_736_620_000),
+            data: serde_json::json!({
+                "delivery_id": "dlv_01M8D3WKVYHV6BK3RRJNSK3WT6",
+                "subscription_id": "sub_01M8D3WKVYHV6BK3RRJNSK3WT7",
+                "event_type": "lead.qualified",
+                "reason": "attempts exhausted",
+            })
+            .as_object()
+            .cloned()
+            .unwrap(),
+            attributes: Default::default(),
+        }
+    }
+
+    #[test]
+    fn only_failed_deliveries_notify() {
+        assert!(notification(&event("lead.qualified", "ford-anytown")).is_none());
+        assert!(notification(&event("webhook.test", "ford-anytown")).is_none());
+        assert!(notification(&event(DELIVERY_FAILED, "ford-anytown")).is_some());
+    }
+
+    #[test]
+    fn carries_the_event_and_filterable_attributes() {
+        let e = event(DELIVERY_FAILED, "ford-anytown");
+        let n = notification(&e).unwrap();
+        assert_eq!(
+            n.subject,
+            "Hookline: delivery to sub_01M8D3WKVYHV6BK3RRJNSK3WT7 failed for tenant ford-anytown"
+        );
+        let back: Event = serde_json::from_str(&n.message).unwrap();
+        assert_eq!(back, e);
+        assert_eq!(n.attributes["tenant_id"], "ford-anytown");
+        assert_eq!(n.attributes["event_type"], DELIVERY_FAILED);
+        assert_eq!(n.attributes["failed_event_type"], "lead.qualified");
+        assert_eq!(
+            n.attributes["subscription_id"],
+            "sub_01M8D3WKVYHV6BK3RRJNSK3WT7"
+        );
+    }
+
+    #[test]
+    fn subject_is_short_printable_ascii() {
+        let e = event(DELIVERY_FAILED, &format!("händler-{}", "x".repeat(120)));
+        let n = notification(&e).unwrap();
+        assert_eq!(n.subject.chars().count(), MAX_SUBJECT_LEN);
+        assert!(n.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '));
+        assert!(n.subject.contains("h?ndler-"));
+    }
+}
