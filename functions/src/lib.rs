@@ -82,7 +82,8 @@ pub async fn hookline_from_env(config: &hookline_aws::SdkConfig) -> Result<Hookl
         },
         IN_FLIGHT_VISIBILITY,
         Duration::ZERO,
-    );
+    )
+    .leave_deletes_to_event_source();
     Ok(wire(
         store,
         queue,
@@ -135,8 +136,9 @@ pub fn wire(
 
 /// The delivery function: every job of the batch concurrently. A job to retry gets its
 /// visibility set to the backoff delay and is reported as a batch item failure, so Lambda leaves
-/// it in the queue; delivered and dead-lettered jobs are deleted. A job whose handling failed
-/// (store or queue trouble) is reported too and comes back after its visibility timeout.
+/// it in the queue; delivered and dead-lettered jobs are not reported, so Lambda deletes them.
+/// A job whose handling failed (store or queue trouble) is reported too and comes back after
+/// its visibility timeout.
 pub async fn handle_sqs(hookline: &Hookline, event: SqsEvent) -> SqsBatchResponse {
     let messages: Vec<QueueMessage> = event
         .records

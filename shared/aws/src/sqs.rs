@@ -34,6 +34,9 @@ pub struct SqsQueue {
     visibility_timeout: Duration,
     /// Long-poll wait on receive (0 to 20 s).
     wait: Duration,
+    /// Whether the SQS event source mapping deletes handled messages (see
+    /// [`SqsQueue::leave_deletes_to_event_source`]).
+    event_source_deletes: bool,
 }
 
 fn secs_ceil(d: Duration) -> i32 {
@@ -52,7 +55,17 @@ impl SqsQueue {
             urls,
             visibility_timeout,
             wait,
+            event_source_deletes: false,
         }
+    }
+
+    /// For the delivery function: Lambda's SQS event source mapping deletes every message of a
+    /// batch that the function does not report as a failure (one `DeleteMessageBatch` per
+    /// batch), so deleting a handled job here would be a second, paid request per delivery.
+    /// With this, `delete` (also after a dead letter is written) leaves it to the event source.
+    pub fn leave_deletes_to_event_source(mut self) -> Self {
+        self.event_source_deletes = true;
+        self
     }
 
     /// Creates the queue and its dead-letter queue if they do not exist (local runs and tests;
@@ -210,6 +223,9 @@ impl Queue for SqsQueue {
     }
 
     async fn delete(&self, receipt: &str) -> Result<()> {
+        if self.event_source_deletes {
+            return Ok(());
+        }
         self.client
             .delete_message()
             .queue_url(&self.urls.queue)

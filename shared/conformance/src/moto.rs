@@ -1,9 +1,17 @@
 //! Test fixtures on moto's server (started by `tests/run.sh`, which sets
 //! `HOOKLINE_TEST_AWS_ENDPOINT`): the endpoint, unique resource names, and an SNS topic with an
-//! SQS queue subscribed to it, to read what was published.
+//! SQS queue subscribed to it, to read what was published; SDK clients that count the requests
+//! they send.
 
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use std::collections::HashMap;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// moto's endpoint; panics with the way to get one when the tests run without it.
@@ -132,4 +140,61 @@ impl TopicInbox {
         }
         got
     }
+}
+
+/// Counts the HTTP requests SDK clients send, per `Service.Operation` (retries included: it
+/// counts what goes on the wire, which is what AWS bills).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<Mutex<BTreeMap<String, usize>>>);
+
+impl RequestCounter {
+    /// The counts since the last call, and starts again from zero.
+    pub fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "RequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let operation = cfg
+            .load::<Metadata>()
+            .map(|m| format!("{}.{}", m.service(), m.name()))
+            .unwrap_or_else(|| "unknown".to_string());
+        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+        Ok(())
+    }
+}
+
+/// DynamoDB, SQS and SNS clients on moto whose requests `counter` counts.
+pub async fn counted_clients(
+    counter: &RequestCounter,
+) -> (
+    aws_sdk_dynamodb::Client,
+    aws_sdk_sqs::Client,
+    aws_sdk_sns::Client,
+) {
+    let config = sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::config::Builder::from(&config)
+        .interceptor(counter.clone())
+        .build();
+    let sqs = aws_sdk_sqs::config::Builder::from(&config)
+        .interceptor(counter.clone())
+        .build();
+    let sns = aws_sdk_sns::config::Builder::from(&config)
+        .interceptor(counter.clone())
+        .build();
+    (
+        aws_sdk_dynamodb::Client::from_conf(dynamo),
+        aws_sdk_sqs::Client::from_conf(sqs),
+        aws_sdk_sns::Client::from_conf(sns),
+    )
 }

@@ -1,0 +1,321 @@
+//! How many AWS requests each step of the functions costs, counted on the wire (an SDK
+//! interceptor) against moto: the figures in BENCHMARKS.md. The counts are asserted, so a change
+//! that adds a request per event or per delivery fails here. Run with `--nocapture` to print
+//! the table.
+
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookline_conformance::moto::{self, RequestCounter};
+use hookline_core::access::Principal;
+use hookline_core::destination::DestinationPolicy;
+use hookline_core::event::Event;
+use hookline_core::ports::QueueMessage;
+use hookline_core::retry_schedule::RetrySchedule;
+use hookline_core::{Hookline, Settings};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::Duration;
+use tower::ServiceExt;
+
+type Counts = BTreeMap<String, usize>;
+
+fn counts(pairs: &[(&str, usize)]) -> Counts {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+struct Rig {
+    hl: Hookline,
+    counter: RequestCounter,
+    sns: hookline_aws::SnsClient,
+    router: axum::Router,
+    receiver_status: Arc<AtomicU16>,
+    receiver_url: String,
+    report: Vec<(String, Counts)>,
+}
+
+impl Rig {
+    async fn new() -> Rig {
+        let counter = RequestCounter::default();
+        let (dynamo, sqs, sns) = moto::counted_clients(&counter).await;
+        let table = moto::unique("hookline");
+        let schedule = RetrySchedule::parse("1s").unwrap();
+        hookline_aws::DynamoStore::ensure_table(&dynamo, &table)
+            .await
+            .unwrap();
+        let urls = hookline_aws::SqsQueue::ensure(
+            &sqs,
+            &moto::unique("deliveries"),
+            Duration::from_secs(30),
+            schedule.max_receive_count(),
+        )
+        .await
+        .unwrap();
+        // as the functions are configured (`hookline_from_env`)
+        let store = hookline_aws::DynamoStore::new(dynamo, table, Duration::from_secs(86_400));
+        let queue = hookline_aws::SqsQueue::new(sqs, urls, Duration::from_secs(30), Duration::ZERO)
+            .leave_deletes_to_event_source();
+        let hl = hookline_functions::wire(
+            store,
+            queue,
+            Settings {
+                destination: DestinationPolicy {
+                    allow_private: true,
+                    require_https: false,
+                },
+                schedule,
+                default_timeout_ms: 5000,
+            },
+        );
+        let router = hookline_api::router(hookline_api::ApiState {
+            hookline: hl.clone(),
+            admin_key: "admin-key".into(),
+        });
+        let receiver_status = Arc::new(AtomicU16::new(200));
+        let status = receiver_status.clone();
+        let app = axum::Router::new().fallback(move || {
+            let status = status.load(Ordering::SeqCst);
+            async move { axum::http::StatusCode::from_u16(status).unwrap() }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let receiver_url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        counter.take();
+        Rig {
+            hl,
+            counter,
+            sns,
+            router,
+            receiver_status,
+            receiver_url,
+            report: Vec::new(),
+        }
+    }
+
+    /// The requests since the last step, recorded under `step`.
+    fn step(&mut self, step: &str) -> Counts {
+        let c = self.counter.take();
+        self.report.push((step.to_string(), c.clone()));
+        c
+    }
+
+    async fn subscribe(&self, tenant: &str, types: Value) {
+        let sub = serde_json::from_value(
+            json!({"tenant_id": tenant, "url": self.receiver_url, "event_types": types}),
+        )
+        .unwrap();
+        self.hl
+            .create_subscription(&Principal::Admin, sub)
+            .await
+            .unwrap();
+    }
+
+    async fn post_event(&self, key: &str, idempotency_key: Option<&str>, body: Value) -> String {
+        let mut request = axum::http::Request::post("/v1/events")
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json");
+        if let Some(k) = idempotency_key {
+            request = request.header("idempotency-key", k);
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(
+                request
+                    .body(axum::body::Body::from(body.to_string()))
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        serde_json::from_slice::<Value>(&bytes).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// The stored event (outside the counted steps).
+    async fn event(&self, id: &str) -> Event {
+        let e = self
+            .hl
+            .store
+            .get_event(&hookline_core::ids::EventId::parse(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        self.counter.take();
+        e
+    }
+
+    /// Receives `n` jobs, outside the counted steps (Lambda's event source does this).
+    async fn jobs(&self, n: usize) -> Vec<QueueMessage> {
+        let mut jobs = Vec::new();
+        for _ in 0..100 {
+            jobs.extend(self.hl.queue.receive(10).await.unwrap());
+            if jobs.len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(jobs.len(), n);
+        self.counter.take();
+        jobs
+    }
+}
+
+fn stream_of(events: &[&Event]) -> DynamoDbEvent {
+    let records: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+                "dynamodb": {
+                    "Keys": {"pk": {"S": format!("EVT#{}", e.id)}, "sk": {"S": "#"}},
+                    "NewImage": {
+                        "pk": {"S": format!("EVT#{}", e.id)}, "sk": {"S": "#"},
+                        "gsi1pk": {"S": "OUTBOX"}, "gsi1sk": {"S": e.id.as_str()},
+                        "event_type": {"S": e.event_type},
+                        "body": {"S": serde_json::to_string(e).unwrap()}
+                    },
+                    "SequenceNumber": "100", "SizeBytes": 100, "StreamViewType": "NEW_IMAGE"
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+fn sqs_of(jobs: &[QueueMessage]) -> SqsEvent {
+    let records: Vec<Value> = jobs
+        .iter()
+        .map(|m| {
+            json!({
+                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
+                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
+                "messageAttributes": {}, "eventSource": "aws:sqs"
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+#[tokio::test]
+async fn aws_requests_per_event_and_per_delivery() {
+    let mut rig = Rig::new().await;
+    let (_, tenant_key) = rig
+        .hl
+        .create_api_key(&Principal::Admin, "ford-anytown".into(), None)
+        .await
+        .unwrap();
+    rig.subscribe("ford-anytown", json!(["lead.*"])).await;
+    for _ in 0..10 {
+        rig.subscribe("honda-springfield", json!(["appointment.*"]))
+            .await;
+    }
+    rig.counter.take();
+
+    // ingest: one conditional PutItem of the event (the outbox entry is part of it)
+    let lead = json!({"tenant_id": "ford-anytown", "type": "lead.qualified", "data": {"summary": "Test drive"}});
+    rig.post_event("admin-key", None, lead.clone()).await;
+    rig.step("ingest, admin key");
+    let mut by_tenant = lead.clone();
+    by_tenant.as_object_mut().unwrap().remove("tenant_id");
+    let id = rig.post_event(&tenant_key, None, by_tenant.clone()).await;
+    rig.step("ingest, tenant key");
+    rig.post_event(&tenant_key, Some("lead-138559"), by_tenant)
+        .await;
+    rig.step("ingest, tenant key + Idempotency-Key");
+
+    // fan-out of one event to one subscription
+    let event = rig.event(&id).await;
+    let resp = hookline_functions::handle_stream(&rig.hl, stream_of(&[&event])).await;
+    assert!(resp.batch_item_failures.is_empty());
+    rig.step("fan-out, 1 matching subscription");
+
+    // fan-out of one event to ten subscriptions
+    let id = rig
+        .post_event(
+            "admin-key",
+            None,
+            json!({"tenant_id": "honda-springfield", "type": "appointment.created", "data": {}}),
+        )
+        .await;
+    let ten = rig.event(&id).await;
+    hookline_functions::handle_stream(&rig.hl, stream_of(&[&ten])).await;
+    rig.step("fan-out, 10 matching subscriptions");
+
+    // a delivery that succeeds at the first attempt
+    let jobs = rig.jobs(11).await;
+    let (one, tens) = jobs.split_at(1);
+    let one = one.to_vec();
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(&one)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    rig.step("delivery, succeeded");
+    // a batch of ten
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(tens)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    rig.step("delivery batch of 10, all succeeded");
+
+    // a delivery that fails and is retried, then given up on (schedule "1s": two attempts)
+    rig.receiver_status.store(503, Ordering::SeqCst);
+    let id = rig.post_event("admin-key", None, lead).await;
+    let failing = rig.event(&id).await;
+    hookline_functions::handle_stream(&rig.hl, stream_of(&[&failing])).await;
+    rig.counter.take();
+    let job = rig.jobs(1).await;
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(&job)).await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    rig.step("delivery, failed and retried");
+    let job = rig.jobs(1).await;
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(&job)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    rig.step("delivery, failed at the last attempt (DLQ + failure event)");
+
+    // the failure event: fanned out like any event (no subscription here), and notified
+    let failure: Vec<Event> = rig
+        .hl
+        .store
+        .events_awaiting_fanout(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == hookline_core::event::DELIVERY_FAILED)
+        .collect();
+    assert_eq!(failure.len(), 1);
+    rig.counter.take();
+    hookline_functions::handle_stream(&rig.hl, stream_of(&[&failure[0]])).await;
+    rig.step("fan-out of the failure event, no subscription");
+    let topic = rig
+        .sns
+        .create_topic()
+        .name(moto::unique("alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    rig.counter.take();
+    let notifier = hookline_aws::SnsNotifier::new(rig.sns.clone(), topic);
+    let resp = hookline_functions::handle_notify(&notifier, stream_of(&[&failure[0]])).await;
+    assert!(resp.batch_item_failures.is_empty());
+    rig.step("notify, one failure");
+
+    let mut table = String::from("| step | requests |\n|---|---|\n");
+    for (step, c) in &rig.report {
+        let list: Vec<String> = c.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        table.push_str(&format!("| {step} | {} |\n", list.join(", ")));
+    }
+    println!("{table}");
+    let expected: Vec<(&str, Counts)> =
+        vec![("ingest, admin key", counts(&[("DynamoDB.PutItem", 1)]))];
+    for (step, want) in expected {
+        let got = &rig.report.iter().find(|(s, _)| s == step).unwrap().1;
+        assert_eq!(got, &want, "{step}\n{table}");
+    }
+}
