@@ -238,14 +238,17 @@ async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
-/// Whether a Lambda event filter pattern (equality lists and nested objects, the forms
-/// `events/stream-filters.json` uses) matches a record.
+/// Whether a Lambda event filter pattern matches a record, for the forms
+/// `events/stream-filters.json` uses: nested objects, lists of exact values and `prefix`.
 fn filter_matches(pattern: &Value, record: &Value) -> bool {
     match pattern {
         Value::Object(fields) => fields
             .iter()
             .all(|(k, p)| filter_matches(p, record.get(k).unwrap_or(&Value::Null))),
-        Value::Array(allowed) => allowed.contains(record),
+        Value::Array(allowed) => allowed.iter().any(|a| match a["prefix"].as_str() {
+            Some(prefix) => record.as_str().is_some_and(|v| v.starts_with(prefix)),
+            None => a == record,
+        }),
         _ => false,
     }
 }

@@ -4,7 +4,7 @@ use hookline_api::{ApiState, router};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    lambda_http::tracing::init_default_subscriber();
+    hookline_functions::init_logging();
     let config = hookline_aws::sdk_config(None).await;
     let hookline = hookline_functions::hookline_from_env(&config).await?;
     let admin_key = hookline_functions::admin_key_from_env(&config).await?;

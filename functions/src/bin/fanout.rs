@@ -4,7 +4,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    hookline_functions::init_logging();
     let config = hookline_aws::sdk_config(None).await;
     let hookline = hookline_functions::hookline_from_env(&config).await?;
     let hookline = &hookline;

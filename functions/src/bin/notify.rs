@@ -5,7 +5,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    hookline_functions::init_logging();
     let config = hookline_aws::sdk_config(None).await;
     let notifier = hookline_functions::notifier_from_env(&config)?;
     let notifier = &notifier;

@@ -143,8 +143,8 @@ impl Hookline {
         tracing::info!(
             tenant_id = %delivery.tenant_id, event_id = %delivery.event_id,
             subscription_id = %delivery.subscription_id, delivery_id = %delivery.id,
-            attempt = number, status_code = attempt.status_code, duration_ms,
-            error = attempt.error.as_deref(), "delivery attempt"
+            attempt = number, endpoint = endpoint_host(&sub.url), status_code = attempt.status_code,
+            duration_ms, error = attempt.error.as_deref(), "delivery attempt"
         );
         (attempt, outcome)
     }
@@ -356,6 +356,21 @@ pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> Outbou
         body,
         timeout: sub.timeout(),
     }
+}
+
+/// The host (and port) of a subscription URL, for logs: paths and query strings can carry
+/// receivers' tokens, so they are never logged.
+fn endpoint_host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default()
 }
 
 fn failure_notification(
