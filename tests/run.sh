@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # Runs Hookline's whole test suite:
-#   1. Schemathesis fuzzes the running `hookline dev` API from its own OpenAPI spec;
-#   2. every Rust test: unit tests of the core, the ports' conformance suite on the embedded
+#   1. the Lambda functions are built for release with cargo-lambda (target/lambda/<fn>/bootstrap);
+#   2. both deployments are checked offline (infra/check.sh: cfn-lint and `sam validate` on the
+#      SAM template, the CDK app's type check, assertion tests and synth, cfn-lint on its output,
+#      and the SAM/CDK parity check);
+#   3. Schemathesis fuzzes the running `hookline dev` API from its own OpenAPI spec;
+#   4. every Rust test: unit tests of the core, the ports' conformance suite on the embedded
 #      adapters and on DynamoDB/SQS (the real AWS SDK against moto's server on loopback), the
 #      HTTP API, tenancy, idempotency, SSRF, end-to-end delivery against loopback receivers, and
 #      restarts of the real binary. Uses cargo-nextest when present.
-# Schemathesis and moto come from PyPI into target/pytools on the first run. Needs a Rust
-# toolchain and python3; nothing else is assumed, and everything started here is stopped here.
+# Schemathesis, moto and cargo-lambda come from PyPI into target/pytools on the first run; the
+# template tools into target/infratools and the CDK app's packages into infra/cdk/node_modules
+# (infra/check.sh). Needs a Rust toolchain, python3 and Node.js with npm; nothing else is
+# assumed, and everything started here is stopped here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTOOLS=target/pytools
-PY_PACKAGES=('schemathesis>=4.32,<5' 'moto[server]>=5,<6')
+PY_PACKAGES=('schemathesis>=4.32,<5' 'moto[server]>=5,<6' 'cargo-lambda>=1.9,<2')
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pids=()
@@ -23,11 +29,20 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== tools"
-if [ ! -x "$PYTOOLS/bin/st" ] || [ ! -x "$PYTOOLS/bin/moto_server" ]; then
+if [ ! -x "$PYTOOLS/bin/st" ] || [ ! -x "$PYTOOLS/bin/moto_server" ] || [ ! -x "$PYTOOLS/bin/cargo-lambda" ]; then
   python3 -m venv "$PYTOOLS"
   "$PYTOOLS/bin/pip" install --quiet --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
 cargo build --bin hookline
+
+echo "== Lambda functions (cargo lambda build --release --x86-64)"
+PATH="$PWD/$PYTOOLS/bin:$PATH" cargo lambda build --release --x86-64 -p hookline-functions
+for f in api fanout delivery notify; do
+  printf '  %-9s %s bytes\n' "$f" "$(stat -c %s "target/lambda/$f/bootstrap")"
+done
+
+echo "== Deployment templates (infra/check.sh)"
+HOOKLINE_LAMBDA_DIR=target/lambda bash infra/check.sh
 
 echo "== moto (DynamoDB and SQS on loopback)"
 moto_port=$(free_port)

@@ -1,0 +1,509 @@
+// Hookline on AWS as one construct: the table and its stream, the delivery queue and its DLQ,
+// the four functions, the HTTP API, the admin key secret, the alert topic and the alarms.
+// It builds the same resources as infra/template.yaml; infra/parity.py keeps the two in step.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { Annotations, Aws, CfnCondition, Duration, Fn, RemovalPolicy, Token } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export type Architecture = 'arm64' | 'x86_64';
+export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+
+/** The Lambda binaries `cargo lambda build` produces, one `<bin>/bootstrap` each. */
+export const BINS = ['api', 'fanout', 'delivery', 'notify'] as const;
+export type Bin = (typeof BINS)[number];
+
+/**
+ * Each function's `Description`, always `Hookline <bin>: ...`: infra/parity.py recognises a
+ * function by it (or, in the SAM template, by its `BuildProperties.Binary`).
+ */
+export const DESCRIPTIONS: Record<Bin, string> = {
+  api: 'Hookline api: the HTTP API (the same router as hookline dev)',
+  fanout: 'Hookline fanout: turns each new event in the outbox into delivery jobs (table stream)',
+  delivery: 'Hookline delivery: delivers jobs from the delivery queue (partial batch failures)',
+  notify: 'Hookline notify: publishes hookline.delivery.failed events to the alert topic (table stream)',
+};
+
+/** The same parameters, with the same defaults and ranges, as infra/template.yaml. */
+export interface HooklineProps {
+  /** Instruction set of the functions; must match the binaries. @default 'arm64' */
+  readonly architecture?: Architecture;
+  /** Waits between attempts (`HOOKLINE_RETRY_SCHEDULE`; units ms, s, m, h). @default '5s,5m,30m,2h,5h,10h,10h' */
+  readonly retrySchedule?: string;
+  /** Receives before SQS itself moves a job to the DLQ: attempts + 3. @default 11 */
+  readonly maxReceiveCount?: number;
+  /** Timeout of one delivery attempt when a subscription sets none, 500 to 15000 ms. @default 5000 */
+  readonly deliveryTimeoutMs?: number;
+  /** Refuse `http://` destinations. @default true */
+  readonly requireHttps?: boolean;
+  /** Application log level Lambda passes to the functions. @default 'INFO' */
+  readonly logLevel?: LogLevel;
+  /** Retention of the functions' log groups, in days. @default 30 */
+  readonly logRetentionDays?: number;
+  /** Days events and deliveries are kept (`HOOKLINE_RETENTION_DAYS`), 2 to 3650. @default 30 */
+  readonly retentionDays?: number;
+  /** Most delivery functions the queue runs at once, 2 to 1000. @default 20 */
+  readonly deliveryMaxConcurrency?: number;
+  /**
+   * Address subscribed to the alert topic, none when empty. A token (a CfnParameter, as
+   * HooklineStack passes) puts the subscription under the `HasAlertEmail` condition. @default ''
+   */
+  readonly alertEmail?: string;
+  /** Alarm when the oldest job waits longer than this, 60 to 345600 s. @default 3600 */
+  readonly queueAgeAlarmSeconds?: number;
+  /** Directory holding `<bin>/bootstrap` for each bin. @default '<repo>/target/lambda' */
+  readonly binariesDir?: string;
+}
+
+export const DEFAULTS: Required<HooklineProps> = {
+  architecture: 'arm64',
+  retrySchedule: '5s,5m,30m,2h,5h,10h,10h',
+  maxReceiveCount: 11,
+  deliveryTimeoutMs: 5000,
+  requireHttps: true,
+  logLevel: 'INFO',
+  logRetentionDays: 30,
+  retentionDays: 30,
+  deliveryMaxConcurrency: 20,
+  alertEmail: '',
+  queueAgeAlarmSeconds: 3600,
+  binariesDir: path.resolve(__dirname, '..', '..', '..', 'target', 'lambda'),
+};
+
+/** Per function: timeout (s), memory (MB). */
+const SIZES: Record<Bin, { timeout: number; memory: number }> = {
+  api: { timeout: 15, memory: 256 },
+  fanout: { timeout: 60, memory: 256 },
+  delivery: { timeout: 30, memory: 256 },
+  notify: { timeout: 30, memory: 128 },
+};
+
+/** Stage-wide throttling of the HTTP API: steady requests per second, and bursts. */
+export const API_THROTTLE = { rateLimit: 1000, burstLimit: 500 };
+
+// TransactWriteItems is authorised per item action (Put, Update, ConditionCheck).
+const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:Query',
+  'dynamodb:ConditionCheckItem',
+];
+const STREAM_READ_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
+
+const title = (bin: Bin) => bin[0].toUpperCase() + bin.slice(1);
+
+/** One per stack: queue, log group and alarm names derive from the stack's name. */
+export class Hookline extends Construct {
+  readonly table: dynamodb.Table;
+  readonly queue: sqs.Queue;
+  readonly deadLetterQueue: sqs.Queue;
+  readonly adminKeySecret: secretsmanager.Secret;
+  readonly alertTopicKey: kms.Key;
+  readonly alertTopic: sns.Topic;
+  /** The e-mail subscription, when there is an address. */
+  readonly alertSubscription?: sns.CfnSubscription;
+  readonly httpApi: apigwv2.HttpApi;
+  readonly httpStage: apigwv2.HttpStage;
+  readonly functions: Record<Bin, lambda.Function>;
+  readonly alarms: Record<string, cloudwatch.Alarm>;
+
+  constructor(scope: Construct, id: string, props: HooklineProps = {}) {
+    super(scope, id);
+    const p = resolveProps(props);
+    // `${AWS::StackName}`, resolved at deploy time: the names below and the DLQ's spelled-out
+    // ARN of the delivery queue agree whatever name the stack is deployed under.
+    const stackName = Aws.STACK_NAME;
+
+    // --- Data -----------------------------------------------------------------------------
+
+    // Retained when the stack goes: it holds the subscriptions, their secrets and the delivery log.
+    this.table = new dynamodb.Table(this, 'HooklineTable', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
+      timeToLiveAttribute: 'ttl',
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    for (const gsi of ['gsi1', 'gsi2']) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: gsi,
+        partitionKey: { name: `${gsi}pk`, type: dynamodb.AttributeType.STRING },
+        sortKey: { name: `${gsi}sk`, type: dynamodb.AttributeType.STRING },
+        projectionType: dynamodb.ProjectionType.ALL,
+      });
+    }
+
+    // Both queues have fixed names so the DLQ's redrive-allow policy can spell out the delivery
+    // queue's ARN: referring to the queue itself would be a cycle (its RedrivePolicy names the DLQ).
+    const queueArn = Fn.sub('arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries');
+    this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
+      queueName: `${stackName}-deliveries-dlq`,
+      // 14 days, SQS's maximum: time to look at a failure and redrive it.
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      redriveAllowPolicy: {
+        redrivePermission: sqs.RedrivePermission.BY_QUEUE,
+        sourceQueues: [sqs.Queue.fromQueueArn(this, 'DeliveryQueueByArn', queueArn)],
+      },
+    });
+    this.queue = new sqs.Queue(this, 'DeliveryQueue', {
+      queueName: `${stackName}-deliveries`,
+      // 6 x the delivery function's timeout, as AWS advises for SQS event sources.
+      visibilityTimeout: Duration.seconds(6 * SIZES.delivery.timeout),
+      // 4 days: the default schedule waits 27 h 35 min 5 s in all (+10% jitter), plus 8 attempts
+      // of at most 15 s; the rest is margin for outages.
+      retentionPeriod: Duration.days(4),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
+    });
+
+    // The admin API key, generated at deploy time: never a parameter, never in the template.
+    this.adminKeySecret = new secretsmanager.Secret(this, 'AdminKeySecret', {
+      description: `Hookline admin API key (stack ${stackName}); the api function reads it at cold start.`,
+      generateSecretString: { passwordLength: 48, excludePunctuation: true },
+    });
+
+    // --- Alerts ---------------------------------------------------------------------------
+
+    // CloudWatch alarms cannot publish to a topic encrypted with the AWS managed key
+    // (alias/aws/sns), whose key policy cannot grant cloudwatch.amazonaws.com: the topic has its
+    // own key, which this account's alarms may use. (`Resource: *` in a key policy means the key.)
+    this.alertTopicKey = new kms.Key(this, 'AlertTopicKey', {
+      description: `Encrypts the Hookline alert topic of stack ${stackName}`,
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.alertTopicKey.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublishToTheTopic',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: { 'aws:SourceArn': Fn.sub('arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*') },
+        },
+      }),
+    );
+    this.alertTopic = new sns.Topic(this, 'AlertTopic', { displayName: 'Hookline alerts' });
+    // By key id (`masterKey` would give the ARN), as infra/template.yaml has it.
+    (this.alertTopic.node.defaultChild as sns.CfnTopic).kmsMasterKeyId = this.alertTopicKey.keyId;
+    // An address known at synth time gives a subscription or none; a deploy-time one gives a
+    // subscription under the HasAlertEmail condition, as in infra/template.yaml.
+    if (Token.isUnresolved(p.alertEmail) || p.alertEmail !== '') {
+      this.alertSubscription = new sns.CfnSubscription(this, 'AlertEmailSubscription', {
+        topicArn: this.alertTopic.topicArn,
+        protocol: 'email',
+        endpoint: p.alertEmail,
+      });
+      if (Token.isUnresolved(p.alertEmail)) {
+        this.alertSubscription.cfnOptions.condition = new CfnCondition(this, 'HasAlertEmail', {
+          expression: Fn.conditionNot(Fn.conditionEquals(p.alertEmail, '')),
+        });
+      }
+    }
+
+    // --- Functions ------------------------------------------------------------------------
+
+    const common: Record<string, string> = {
+      HOOKLINE_TABLE: this.table.tableName,
+      HOOKLINE_QUEUE_URL: this.queue.queueUrl,
+      HOOKLINE_DLQ_URL: this.deadLetterQueue.queueUrl,
+      HOOKLINE_RETRY_SCHEDULE: p.retrySchedule,
+      HOOKLINE_REQUIRE_HTTPS: String(p.requireHttps),
+      HOOKLINE_DELIVERY_TIMEOUT_MS: String(p.deliveryTimeoutMs),
+      HOOKLINE_RETENTION_DAYS: String(p.retentionDays),
+    };
+    const env: Record<Bin, Record<string, string>> = {
+      api: { ...common, HOOKLINE_ADMIN_KEY_SECRET_ARN: this.adminKeySecret.secretArn },
+      fanout: common,
+      delivery: common,
+      notify: { HOOKLINE_NOTIFY_TOPIC_ARN: this.alertTopic.topicArn },
+    };
+    const fns = {} as Record<Bin, lambda.Function>;
+    for (const bin of BINS) fns[bin] = this.makeFunction(bin, p, env[bin]);
+    this.functions = fns;
+
+    // Every permission is spelled out here, as in infra/template.yaml. (The aws-lambda-event-sources
+    // classes would add their own grants: DynamoEventSource gives dynamodb:ListStreams on `*`.)
+    const allow = (bin: Bin, actions: string[], resources: string[]) =>
+      fns[bin].addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+    const table = [this.table.tableArn, `${this.table.tableArn}/index/*`];
+    const stream = this.table.tableStreamArn!;
+    const streams = `${this.table.tableArn}/stream/*`;
+
+    allow('api', TABLE_ACTIONS, table);
+    allow('api', ['sqs:SendMessage'], [this.queue.queueArn]); // recovery and redelivery
+    allow('api', ['secretsmanager:GetSecretValue'], [this.adminKeySecret.secretArn]);
+
+    allow('fanout', TABLE_ACTIONS, table);
+    allow('fanout', ['sqs:SendMessage'], [this.queue.queueArn]);
+    allow('fanout', STREAM_READ_ACTIONS, [stream]);
+    allow('fanout', ['dynamodb:ListStreams'], [streams]);
+
+    allow('delivery', TABLE_ACTIONS, table);
+    // The event source's polling, plus the function's own visibility changes (retries) and deletes.
+    allow(
+      'delivery',
+      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+      [this.queue.queueArn],
+    );
+    // Giving up moves the job to the DLQ with its reason.
+    allow('delivery', ['sqs:SendMessage'], [this.deadLetterQueue.queueArn]);
+
+    allow('notify', STREAM_READ_ACTIONS, [stream]);
+    allow('notify', ['dynamodb:ListStreams'], [streams]);
+    allow('notify', ['sns:Publish'], [this.alertTopic.topicArn]);
+    allow('notify', ['kms:GenerateDataKey*', 'kms:Decrypt'], [this.alertTopicKey.keyArn]);
+
+    // Lambda checks the role when it creates a mapping; each mapping names its function, which
+    // depends on the role's policy, so the policy is in place first.
+    fns.fanout.addEventSourceMapping('Stream', {
+      eventSourceArn: stream,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      maxBatchingWindow: Duration.seconds(1),
+      bisectBatchOnError: true,
+      // -1: retry until the batch succeeds, a stored event is never dropped. Records stay in the
+      // stream for 24 h; FanoutIteratorAgeAlarm fires after 5 minutes of lag.
+      retryAttempts: -1,
+      reportBatchItemFailures: true,
+      filters: [
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('INSERT'),
+          dynamodb: { NewImage: { gsi1pk: { S: lambda.FilterRule.isEqual('OUTBOX') } } },
+        }),
+      ],
+    });
+    fns.notify.addEventSourceMapping('Stream', {
+      eventSourceArn: stream,
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: 100,
+      reportBatchItemFailures: true,
+      filters: [
+        // Event items only (pk EVT#...): delivery items carry event_type too, and delivering a
+        // hookline.delivery.failed event to a subscriber is not a new failure.
+        lambda.FilterCriteria.filter({
+          eventName: lambda.FilterRule.isEqual('INSERT'),
+          dynamodb: {
+            NewImage: {
+              pk: { S: lambda.FilterRule.beginsWith('EVT#') },
+              event_type: { S: lambda.FilterRule.isEqual('hookline.delivery.failed') },
+            },
+          },
+        }),
+      ],
+    });
+    fns.delivery.addEventSourceMapping('Queue', {
+      eventSourceArn: this.queue.queueArn,
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(0),
+      reportBatchItemFailures: true,
+      maxConcurrency: p.deliveryMaxConcurrency,
+    });
+
+    // --- API ------------------------------------------------------------------------------
+
+    // HTTP API rather than REST API: Hookline authenticates callers itself (admin and tenant
+    // keys), so API keys and usage plans add nothing, and HTTP API costs $1.00 instead of $3.50
+    // per million requests. One $default route sends every request to the api function.
+    this.httpApi = new apigwv2.HttpApi(this, 'HttpApi', {
+      apiName: stackName,
+      description: 'Hookline API',
+      defaultIntegration: new HttpLambdaIntegration('Integration', fns.api, {
+        payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+      }),
+      createDefaultStage: false,
+    });
+    // Stage-wide throttling, 1000 requests/s steady and bursts of 500 (the account-wide defaults
+    // are 10000 and 5000): raise it if producers need more.
+    this.httpStage = new apigwv2.HttpStage(this.httpApi, 'ApiGatewayDefaultStage', {
+      httpApi: this.httpApi,
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: API_THROTTLE,
+    });
+
+    this.alarms = this.makeAlarms(p, stackName);
+  }
+
+  private makeFunction(bin: Bin, p: Required<HooklineProps>, environment: Record<string, string>) {
+    const name = title(bin);
+    const code = path.join(p.binariesDir, bin);
+    const bootstrap = path.join(code, 'bootstrap');
+    if (!fs.existsSync(bootstrap)) {
+      throw new Error(
+        `${bootstrap} not found: build the functions first with ` +
+          '`cargo lambda build --release --x86-64 -p hookline-functions` (or pass binariesDir)',
+      );
+    }
+    const built = elfArchitecture(bootstrap);
+    if (built && built !== p.architecture) {
+      Annotations.of(this).addWarning(
+        `${bootstrap} is built for ${built}, but the functions are configured for ${p.architecture}`,
+      );
+    }
+
+    const logGroup = new logs.LogGroup(this, `${name}LogGroup`, {
+      logGroupName: `/aws/lambda/${Aws.STACK_NAME}-${bin}`,
+      retention: p.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // An own role without AWSLambdaBasicExecutionRole (whose log statements are on `*`): the
+    // function writes to its own log group only.
+    const role = new iam.Role(this, `${name}FunctionRole`, {
+      description: `Hookline ${bin} function`,
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+    });
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        resources: [logGroup.logGroupArn],
+      }),
+    );
+
+    return new lambda.Function(this, `${name}Function`, {
+      description: DESCRIPTIONS[bin],
+      code: lambda.Code.fromAsset(code),
+      handler: 'bootstrap',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      architecture: p.architecture === 'arm64' ? lambda.Architecture.ARM_64 : lambda.Architecture.X86_64,
+      timeout: Duration.seconds(SIZES[bin].timeout),
+      memorySize: SIZES[bin].memory,
+      environment,
+      role,
+      logGroup,
+      loggingFormat: lambda.LoggingFormat.JSON,
+      applicationLogLevelV2: p.logLevel as lambda.ApplicationLogLevel,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+    });
+  }
+
+  private makeAlarms(p: Required<HooklineProps>, stackName: string): Record<string, cloudwatch.Alarm> {
+    const action = new SnsAction(this.alertTopic);
+    const alarms: Record<string, cloudwatch.Alarm> = {};
+    const alarm = (id: string, name: string, props: Omit<cloudwatch.AlarmProps, 'alarmName' | 'treatMissingData'>) => {
+      const a = new cloudwatch.Alarm(this, id, {
+        alarmName: `${stackName}-${name}`,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        ...props,
+      });
+      a.addAlarmAction(action);
+      a.addOkAction(action);
+      alarms[id] = a;
+    };
+
+    alarm('DlqDepthAlarm', 'dlq-depth', {
+      alarmDescription:
+        'A delivery exhausted its retries (or failed for good), or a job was redriven by SQS after ' +
+        'maxReceiveCount receives. Inspect the dead-letter queue; redrive once the cause is fixed.',
+      metric: this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: 'Maximum',
+        period: Duration.seconds(60),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    // SQS leaves a message out of this metric once it has been received 3 times, which with the
+    // default schedule happens within about 39 min: an older message means jobs are not being
+    // received at all (a stuck, failing or throttled delivery function), not backing off.
+    alarm('QueueAgeAlarm', 'queue-age', {
+      alarmDescription:
+        'Deliveries are not keeping up: the oldest job not yet received 3 times waits too long. ' +
+        "Check the delivery function's errors, throttles and concurrency.",
+      metric: this.queue.metricApproximateAgeOfOldestMessage({
+        statistic: 'Maximum',
+        period: Duration.seconds(300),
+      }),
+      threshold: p.queueAgeAlarmSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
+    alarm('FanoutIteratorAgeAlarm', 'fanout-iterator-age', {
+      alarmDescription:
+        "Stored events are not being fanned out: the fanout function's stream iterator has been " +
+        'more than 5 minutes behind for 5 minutes. Records leave the stream after 24 h.',
+      metric: this.functions.fanout.metric('IteratorAge', {
+        statistic: 'Maximum',
+        period: Duration.seconds(60),
+      }),
+      threshold: 300_000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+    });
+    // Items a function reports as batch item failures are not function errors.
+    for (const bin of BINS) {
+      alarm(`${title(bin)}ErrorsAlarm`, `${bin}-errors`, {
+        alarmDescription: `The ${bin} function failed (crash, timeout or init failure).`,
+        metric: this.functions[bin].metricErrors({ statistic: 'Sum', period: Duration.seconds(300) }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+      });
+    }
+    return alarms;
+  }
+}
+
+/** Fills in the defaults and checks the values infra/template.yaml allows. */
+export function resolveProps(props: HooklineProps): Required<HooklineProps> {
+  const defined = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
+  const p: Required<HooklineProps> = { ...DEFAULTS, ...defined };
+  const check = (ok: boolean, message: string) => {
+    if (!ok) throw new Error(`Hookline: ${message}`);
+  };
+  const intIn = (v: number, min: number, max: number) => Number.isInteger(v) && v >= min && v <= max;
+  check(['arm64', 'x86_64'].includes(p.architecture), `architecture must be arm64 or x86_64, not ${p.architecture}`);
+  check(
+    /^$|^[0-9]+(ms|s|m|h)(,[0-9]+(ms|s|m|h))*$/.test(p.retrySchedule),
+    `retrySchedule must be comma-separated durations such as 5s,5m,2h (units ms, s, m, h), not ${p.retrySchedule}`,
+  );
+  check(intIn(p.maxReceiveCount, 1, 1000), 'maxReceiveCount must be from 1 to 1000');
+  check(intIn(p.deliveryTimeoutMs, 500, 15000), 'deliveryTimeoutMs must be from 500 to 15000');
+  check(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].includes(p.logLevel), `unknown logLevel ${p.logLevel}`);
+  check(
+    Object.values(logs.RetentionDays).includes(p.logRetentionDays as logs.RetentionDays) &&
+      p.logRetentionDays !== logs.RetentionDays.INFINITE,
+    `logRetentionDays must be one CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, ...), not ${p.logRetentionDays}`,
+  );
+  check(intIn(p.retentionDays, 2, 3650), 'retentionDays must be from 2 to 3650');
+  check(intIn(p.deliveryMaxConcurrency, 2, 1000), 'deliveryMaxConcurrency must be from 2 to 1000');
+  check(intIn(p.queueAgeAlarmSeconds, 60, 345600), 'queueAgeAlarmSeconds must be from 60 to 345600');
+  if (!Token.isUnresolved(p.alertEmail)) {
+    check(/^$|^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(p.alertEmail), `alertEmail must be an e-mail address or empty`);
+  }
+  return p;
+}
+
+/** The architecture an ELF executable is built for; undefined when it is not one we know. */
+function elfArchitecture(file: string): Architecture | undefined {
+  const header = Buffer.alloc(20);
+  const fd = fs.openSync(file, 'r');
+  try {
+    if (fs.readSync(fd, header, 0, 20, 0) < 20) return undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (header.readUInt32BE(0) !== 0x7f454c46) return undefined;
+  const machine = header.readUInt16LE(18);
+  return machine === 0x3e ? 'x86_64' : machine === 0xb7 ? 'arm64' : undefined;
+}

@@ -1,0 +1,588 @@
+// The synthesized template against the deployment spec (the same checks infra/template.yaml
+// answers to), on dummy binaries so no Rust build is needed.
+
+import { after, describe, test } from 'node:test';
+import * as assert from 'node:assert/strict';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { App, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { Hookline } from '../lib/hookline';
+import { HooklineStack } from '../lib/stack';
+
+// CDK's built-in template validation costs about a second per synth here and tripled the run;
+// `cdk synth` (and cfn-lint in infra/check.sh) still validates the real template.
+process.env.CDK_VALIDATION ??= 'false';
+
+const FEATURE_FLAGS = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf-8')).context;
+const BINS = ['api', 'fanout', 'delivery', 'notify'];
+const FUNCTIONS = ['ApiFunction', 'FanoutFunction', 'DeliveryFunction', 'NotifyFunction'];
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-cdk-test-'));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** A binaries directory with a `<bin>/bootstrap` per function: plain text, or an ELF header. */
+function binaries(name: string, elfMachine?: number): string {
+  const dir = path.join(tmp, name);
+  for (const bin of BINS) {
+    fs.mkdirSync(path.join(dir, bin), { recursive: true });
+    let content: Buffer = Buffer.from('not a real binary\n');
+    if (elfMachine !== undefined) {
+      content = Buffer.alloc(64);
+      content.write('\x7fELF', 0, 'latin1');
+      content.writeUInt16LE(elfMachine, 18);
+    }
+    fs.writeFileSync(path.join(dir, bin, 'bootstrap'), content, { mode: 0o755 });
+  }
+  return dir;
+}
+const dummy = binaries('dummy');
+
+function stackWith(context: Record<string, unknown> = {}): HooklineStack {
+  const app = new App({ context: { ...FEATURE_FLAGS, binariesDir: dummy, ...context } });
+  return new HooklineStack(app, 'HooklineStack', { stackName: 'hookline' });
+}
+const synth = (context: Record<string, unknown> = {}) => Template.fromStack(stackWith(context));
+
+const t = synth();
+const resources = (type: string) => t.findResources(type);
+const fn = (id: string) => t.toJSON().Resources[id].Properties;
+const ref = (id: string) => ({ Ref: id });
+const arn = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const logGroup = (functionId: string) => functionId.replace('Function', 'LogGroup');
+/** `${AWS::StackName}` between two strings, as CloudFormation receives it. */
+const withStackName = (before: string, after: string) => ({
+  'Fn::Join': ['', [...(before ? [before] : []), ref('AWS::StackName'), after]],
+});
+
+/** Every statement of every policy attached to the role of `functionId`. */
+function statements(template: Template, functionId: string): any[] {
+  const res = template.toJSON().Resources;
+  const role = res[functionId].Properties.Role['Fn::GetAtt'][0];
+  const out: any[] = [];
+  for (const r of Object.values<any>(res)) {
+    if (r.Type === 'AWS::IAM::Policy' && r.Properties.Roles.some((x: any) => x.Ref === role)) {
+      out.push(...r.Properties.PolicyDocument.Statement);
+    }
+  }
+  for (const p of res[role].Properties.Policies ?? []) out.push(...p.PolicyDocument.Statement);
+  return out;
+}
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+/** The resources `functionId` may use `action` on. */
+function resourcesFor(template: Template, functionId: string, action: string): unknown[] {
+  return statements(template, functionId)
+    .filter((s) => s.Effect === 'Allow' && list(s.Action).includes(action))
+    .flatMap((s) => list(s.Resource));
+}
+
+describe('resource counts', () => {
+  test('match the spec', () => {
+    const expected: Record<string, number> = {
+      'AWS::Lambda::Function': 4,
+      'AWS::Lambda::EventSourceMapping': 3,
+      'AWS::SQS::Queue': 2,
+      'AWS::DynamoDB::Table': 1,
+      'AWS::SNS::Topic': 1,
+      'AWS::SNS::Subscription': 1,
+      'AWS::CloudWatch::Alarm': 7,
+      'AWS::Logs::LogGroup': 4,
+      'AWS::SecretsManager::Secret': 1,
+      'AWS::ApiGatewayV2::Api': 1,
+      'AWS::KMS::Key': 1,
+    };
+    for (const [type, count] of Object.entries(expected)) t.resourceCountIs(type, count);
+  });
+
+  test('no helper custom resources (log retention, bucket deployments)', () => {
+    const types = new Set(Object.values<any>(t.toJSON().Resources).map((r) => r.Type));
+    assert.ok(![...types].some((x) => x.startsWith('Custom::') || x === 'AWS::CloudFormation::CustomResource'), [...types].join());
+  });
+});
+
+describe('functions', () => {
+  test('run the bootstrap on provided.al2023, arm64 by default', () => {
+    for (const id of FUNCTIONS) {
+      const p = fn(id);
+      assert.equal(p.Runtime, 'provided.al2023', id);
+      assert.equal(p.Handler, 'bootstrap', id);
+      assert.deepEqual(p.Architectures, ['arm64'], id);
+    }
+  });
+
+  test('run on x86_64 when the architecture says so', () => {
+    const x86 = synth({ architecture: 'x86_64' }).toJSON().Resources;
+    for (const id of FUNCTIONS) assert.deepEqual(x86[id].Properties.Architectures, ['x86_64'], id);
+  });
+
+  test('have the timeouts, memory and descriptions of the spec', () => {
+    const sizes: Record<string, [number, number, string]> = {
+      ApiFunction: [15, 256, 'api'],
+      FanoutFunction: [60, 256, 'fanout'],
+      DeliveryFunction: [30, 256, 'delivery'],
+      NotifyFunction: [30, 128, 'notify'],
+    };
+    for (const [id, [timeout, memory, bin]] of Object.entries(sizes)) {
+      assert.equal(fn(id).Timeout, timeout, id);
+      assert.equal(fn(id).MemorySize, memory, id);
+      assert.match(fn(id).Description, new RegExp(`^Hookline ${bin}: `), id);
+    }
+  });
+
+  test('log JSON to their own log group, which keeps logs 30 days', () => {
+    for (const id of FUNCTIONS) {
+      assert.deepEqual(
+        fn(id).LoggingConfig,
+        { LogFormat: 'JSON', ApplicationLogLevel: 'INFO', SystemLogLevel: 'WARN', LogGroup: ref(logGroup(id)) },
+        id,
+      );
+      assert.deepEqual(t.toJSON().Resources[logGroup(id)].Properties, {
+        LogGroupName: withStackName('/aws/lambda/', `-${id.replace('Function', '').toLowerCase()}`),
+        RetentionInDays: 30,
+      });
+    }
+  });
+
+  test('take the log level and retention from the settings', () => {
+    const res = synth({ logLevel: 'DEBUG', logRetentionDays: '7' }).toJSON().Resources;
+    assert.equal(res.ApiFunction.Properties.LoggingConfig.ApplicationLogLevel, 'DEBUG');
+    assert.equal(res.ApiLogGroup.Properties.RetentionInDays, 7);
+  });
+
+  test('get the environment of the spec', () => {
+    const common = {
+      HOOKLINE_TABLE: ref('HooklineTable'),
+      HOOKLINE_QUEUE_URL: ref('DeliveryQueue'),
+      HOOKLINE_DLQ_URL: ref('DeadLetterQueue'),
+      HOOKLINE_RETRY_SCHEDULE: '5s,5m,30m,2h,5h,10h,10h',
+      HOOKLINE_REQUIRE_HTTPS: 'true',
+      HOOKLINE_DELIVERY_TIMEOUT_MS: '5000',
+      HOOKLINE_RETENTION_DAYS: '30',
+    };
+    assert.deepEqual(fn('ApiFunction').Environment.Variables, {
+      ...common,
+      HOOKLINE_ADMIN_KEY_SECRET_ARN: ref('AdminKeySecret'),
+    });
+    assert.deepEqual(fn('FanoutFunction').Environment.Variables, common);
+    assert.deepEqual(fn('DeliveryFunction').Environment.Variables, common);
+    assert.deepEqual(fn('NotifyFunction').Environment.Variables, { HOOKLINE_NOTIFY_TOPIC_ARN: ref('AlertTopic') });
+  });
+
+  test('take the environment settings from the context', () => {
+    const env = synth({
+      retrySchedule: '1s,2s',
+      requireHttps: 'false',
+      deliveryTimeoutMs: '800',
+      retentionDays: '7',
+    }).toJSON().Resources.DeliveryFunction.Properties.Environment.Variables;
+    assert.equal(env.HOOKLINE_RETRY_SCHEDULE, '1s,2s');
+    assert.equal(env.HOOKLINE_REQUIRE_HTTPS, 'false');
+    assert.equal(env.HOOKLINE_DELIVERY_TIMEOUT_MS, '800');
+    assert.equal(env.HOOKLINE_RETENTION_DAYS, '7');
+  });
+});
+
+describe('data', () => {
+  test('the table: keys, indexes, stream, TTL, PITR, encryption, retained', () => {
+    t.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith(
+          ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
+        ),
+        GlobalSecondaryIndexes: ['gsi1', 'gsi2'].map((g) => ({
+          IndexName: g,
+          KeySchema: [
+            { AttributeName: `${g}pk`, KeyType: 'HASH' },
+            { AttributeName: `${g}sk`, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        })),
+        StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        SSESpecification: { SSEEnabled: true },
+      },
+    });
+  });
+
+  test('the delivery queue: visibility 180 s, 4 days, DLQ after 11 receives, encrypted', () => {
+    assert.deepEqual(t.toJSON().Resources.DeliveryQueue.Properties, {
+      QueueName: withStackName('', '-deliveries'),
+      VisibilityTimeout: 180,
+      MessageRetentionPeriod: 345600,
+      RedrivePolicy: { deadLetterTargetArn: arn('DeadLetterQueue'), maxReceiveCount: 11 },
+      SqsManagedSseEnabled: true,
+    });
+  });
+
+  test('maxReceiveCount follows the setting', () => {
+    const q = synth({ maxReceiveCount: '5' }).toJSON().Resources.DeliveryQueue.Properties;
+    assert.equal(q.RedrivePolicy.maxReceiveCount, 5);
+  });
+
+  test('the DLQ: 14 days, takes redrives from the delivery queue only', () => {
+    assert.deepEqual(t.toJSON().Resources.DeadLetterQueue.Properties, {
+      QueueName: withStackName('', '-deliveries-dlq'),
+      MessageRetentionPeriod: 1209600,
+      RedriveAllowPolicy: {
+        redrivePermission: 'byQueue',
+        sourceQueueArns: [
+          { 'Fn::Sub': 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries' },
+        ],
+      },
+      SqsManagedSseEnabled: true,
+    });
+  });
+
+  test('the admin key is a generated secret, never a parameter', () => {
+    t.hasResourceProperties('AWS::SecretsManager::Secret', {
+      GenerateSecretString: { PasswordLength: 48, ExcludePunctuation: true },
+    });
+    const params = Object.keys(t.toJSON().Parameters ?? {});
+    assert.ok(!params.some((p) => /key|secret/i.test(p)), params.join());
+  });
+
+  test('the alert topic is encrypted with a key CloudWatch alarms of this account may use', () => {
+    // Not alias/aws/sns: alarms cannot publish to a topic encrypted with the AWS managed key.
+    t.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: ref('AlertTopicKey') });
+    t.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'CloudWatchAlarmsPublishToTheTopic',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Resource: '*',
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+              ArnLike: {
+                'aws:SourceArn': { 'Fn::Sub': 'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*' },
+              },
+            },
+          },
+        ]),
+      },
+    });
+  });
+});
+
+describe('alert e-mail', () => {
+  test('the subscription exists only under HasAlertEmail, empty by default', () => {
+    const json = t.toJSON();
+    assert.equal(json.Parameters.AlertEmail.Type, 'String');
+    assert.equal(json.Parameters.AlertEmail.Default, '');
+    assert.deepEqual(json.Conditions.HasAlertEmail, { 'Fn::Not': [{ 'Fn::Equals': [ref('AlertEmail'), ''] }] });
+    assert.deepEqual(json.Resources.AlertEmailSubscription.Condition, 'HasAlertEmail');
+    assert.deepEqual(json.Resources.AlertEmailSubscription.Properties, {
+      Protocol: 'email',
+      Endpoint: ref('AlertEmail'),
+      TopicArn: ref('AlertTopic'),
+    });
+  });
+
+  test('the context sets the default address', () => {
+    const json = synth({ alertEmail: 'ops@example.com' }).toJSON();
+    assert.equal(json.Parameters.AlertEmail.Default, 'ops@example.com');
+  });
+
+  test('the construct takes a literal address: a subscription without condition, or none', () => {
+    const app = new App({ context: FEATURE_FLAGS });
+    const withEmail = new Stack(app, 'WithEmail');
+    new Hookline(withEmail, 'Hookline', { binariesDir: dummy, alertEmail: 'ops@example.com' });
+    const withoutEmail = new Stack(app, 'WithoutEmail');
+    new Hookline(withoutEmail, 'Hookline', { binariesDir: dummy });
+    const subs = Template.fromStack(withEmail).findResources('AWS::SNS::Subscription');
+    assert.equal(Object.keys(subs).length, 1);
+    assert.equal(Object.values<any>(subs)[0].Condition, undefined);
+    Template.fromStack(withoutEmail).resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+});
+
+describe('event sources', () => {
+  const mapping = (functionId: string) =>
+    Object.values<any>(resources('AWS::Lambda::EventSourceMapping')).find(
+      (m) => m.Properties.FunctionName.Ref === functionId,
+    ).Properties;
+  const pattern = (m: any) => m.FilterCriteria.Filters.map((f: any) => JSON.parse(f.Pattern));
+
+  test('fanout reads new OUTBOX items from the stream and never drops one', () => {
+    const m = mapping('FanoutFunction');
+    assert.deepEqual(m.EventSourceArn, { 'Fn::GetAtt': ['HooklineTable', 'StreamArn'] });
+    assert.equal(m.StartingPosition, 'TRIM_HORIZON');
+    assert.equal(m.BatchSize, 100);
+    assert.equal(m.MaximumBatchingWindowInSeconds, 1);
+    assert.equal(m.BisectBatchOnFunctionError, true);
+    assert.equal(m.MaximumRetryAttempts, -1);
+    assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.deepEqual(pattern(m), [{ eventName: ['INSERT'], dynamodb: { NewImage: { gsi1pk: { S: ['OUTBOX'] } } } }]);
+  });
+
+  test('notify reads new hookline.delivery.failed events from the stream', () => {
+    const m = mapping('NotifyFunction');
+    assert.deepEqual(m.EventSourceArn, { 'Fn::GetAtt': ['HooklineTable', 'StreamArn'] });
+    assert.equal(m.StartingPosition, 'TRIM_HORIZON');
+    assert.equal(m.BatchSize, 100);
+    assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.deepEqual(pattern(m), [
+      {
+        eventName: ['INSERT'],
+        dynamodb: { NewImage: { pk: { S: [{ prefix: 'EVT#' }] }, event_type: { S: ['hookline.delivery.failed'] } } },
+      },
+    ]);
+  });
+
+  test('delivery takes batches of 10 from the queue, at most 20 at once', () => {
+    const m = mapping('DeliveryFunction');
+    assert.deepEqual(m.EventSourceArn, arn('DeliveryQueue'));
+    assert.equal(m.BatchSize, 10);
+    assert.equal(m.MaximumBatchingWindowInSeconds, 0);
+    assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.deepEqual(m.ScalingConfig, { MaximumConcurrency: 20 });
+  });
+
+  test('deliveryMaxConcurrency sets the scaling limit', () => {
+    const m = Object.values<any>(
+      synth({ deliveryMaxConcurrency: '50' }).findResources('AWS::Lambda::EventSourceMapping'),
+    ).find((x) => x.Properties.FunctionName.Ref === 'DeliveryFunction');
+    assert.deepEqual(m.Properties.ScalingConfig, { MaximumConcurrency: 50 });
+  });
+});
+
+describe('HTTP API', () => {
+  test('one $default route to the api function, payload 2.0, throttled default stage', () => {
+    t.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
+    t.hasResourceProperties('AWS::ApiGatewayV2::Api', { ProtocolType: 'HTTP' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Route', { RouteKey: '$default' });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Integration', {
+      IntegrationType: 'AWS_PROXY',
+      IntegrationUri: arn('ApiFunction'),
+      PayloadFormatVersion: '2.0',
+    });
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingBurstLimit: 500, ThrottlingRateLimit: 1000 },
+    });
+  });
+});
+
+describe('alarms', () => {
+  const alarms = t.toJSON().Resources;
+  const props = (id: string) => alarms[id].Properties;
+
+  test('seven, named after the stack, each notifying the alert topic on alarm and on recovery', () => {
+    const all = resources('AWS::CloudWatch::Alarm');
+    assert.deepEqual(
+      Object.values<any>(all).map((a) => a.Properties.AlarmName['Fn::Join'][1][1]).sort(),
+      ['-api-errors', '-delivery-errors', '-dlq-depth', '-fanout-errors', '-fanout-iterator-age', '-notify-errors', '-queue-age'],
+    );
+    for (const a of Object.values<any>(all)) {
+      assert.deepEqual(a.Properties.AlarmName, withStackName('', a.Properties.AlarmName['Fn::Join'][1][1]));
+    }
+    for (const [id, a] of Object.entries<any>(all)) {
+      assert.deepEqual(a.Properties.AlarmActions, [ref('AlertTopic')], id);
+      assert.deepEqual(a.Properties.OKActions, [ref('AlertTopic')], id);
+      assert.equal(a.Properties.TreatMissingData, 'notBreaching', id);
+    }
+  });
+
+  test('DLQ depth: any visible message', () => {
+    assert.deepEqual(
+      { ...props('DlqDepthAlarm'), AlarmActions: undefined, OKActions: undefined, AlarmDescription: undefined, AlarmName: undefined },
+      {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeadLetterQueue', 'QueueName'] } }],
+        Statistic: 'Maximum',
+        Period: 60,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 1,
+        TreatMissingData: 'notBreaching',
+        AlarmActions: undefined,
+        OKActions: undefined,
+        AlarmDescription: undefined,
+        AlarmName: undefined,
+      },
+    );
+  });
+
+  test('queue age: oldest job over an hour', () => {
+    const a = props('QueueAgeAlarm');
+    assert.equal(a.Namespace, 'AWS/SQS');
+    assert.equal(a.MetricName, 'ApproximateAgeOfOldestMessage');
+    assert.deepEqual(a.Dimensions, [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeliveryQueue', 'QueueName'] } }]);
+    assert.equal(a.Statistic, 'Maximum');
+    assert.equal(a.Period, 300);
+    assert.equal(a.Threshold, 3600);
+    assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(a.EvaluationPeriods, 1);
+    const custom = synth({ queueAgeAlarmSeconds: '7200' }).toJSON().Resources.QueueAgeAlarm.Properties;
+    assert.equal(custom.Threshold, 7200);
+  });
+
+  test('fanout iterator age: over 5 minutes for 5 minutes', () => {
+    const a = props('FanoutIteratorAgeAlarm');
+    assert.equal(a.Namespace, 'AWS/Lambda');
+    assert.equal(a.MetricName, 'IteratorAge');
+    assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: ref('FanoutFunction') }]);
+    assert.equal(a.Statistic, 'Maximum');
+    assert.equal(a.Period, 60);
+    assert.equal(a.Threshold, 300000);
+    assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(a.EvaluationPeriods, 5);
+  });
+
+  test('errors of each function: any in 5 minutes', () => {
+    for (const id of FUNCTIONS) {
+      const a = props(id.replace('Function', 'ErrorsAlarm'));
+      assert.equal(a.Namespace, 'AWS/Lambda', id);
+      assert.equal(a.MetricName, 'Errors', id);
+      assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: ref(id) }], id);
+      assert.equal(a.Statistic, 'Sum', id);
+      assert.equal(a.Period, 300, id);
+      assert.equal(a.Threshold, 1, id);
+      assert.equal(a.ComparisonOperator, 'GreaterThanOrEqualToThreshold', id);
+      assert.equal(a.EvaluationPeriods, 1, id);
+    }
+  });
+});
+
+describe('least privilege', () => {
+  test('no statement anywhere allows a `*` resource, and no managed policies', () => {
+    const res = t.toJSON().Resources;
+    for (const [id, r] of Object.entries<any>(res)) {
+      const docs: any[] = [];
+      if (r.Type === 'AWS::IAM::Policy') docs.push(r.Properties.PolicyDocument);
+      if (r.Type === 'AWS::IAM::Role') {
+        assert.equal(r.Properties.ManagedPolicyArns, undefined, `${id} has managed policies`);
+        for (const p of r.Properties.Policies ?? []) docs.push(p.PolicyDocument);
+      }
+      for (const s of docs.flatMap((d) => d.Statement)) {
+        assert.ok(!list(s.Resource).includes('*'), `${id}: ${JSON.stringify(s)}`);
+      }
+    }
+  });
+
+  test('each function writes logs to its own log group only', () => {
+    for (const id of FUNCTIONS) {
+      assert.deepEqual(resourcesFor(t, id, 'logs:PutLogEvents'), [arn(logGroup(id))], id);
+      assert.deepEqual(resourcesFor(t, id, 'logs:CreateLogGroup'), [], id);
+    }
+  });
+
+  const table = [arn('HooklineTable'), { 'Fn::Join': ['', [arn('HooklineTable'), '/index/*']] }];
+  const stream = { 'Fn::GetAtt': ['HooklineTable', 'StreamArn'] };
+  const streams = { 'Fn::Join': ['', [arn('HooklineTable'), '/stream/*']] };
+  const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
+
+  test('api, fanout and delivery use the table and its indexes', () => {
+    for (const id of ['ApiFunction', 'FanoutFunction', 'DeliveryFunction']) {
+      for (const action of ['dynamodb:GetItem', 'dynamodb:Query', ...writes]) {
+        assert.deepEqual(resourcesFor(t, id, action), table, `${id} ${action}`);
+      }
+    }
+  });
+
+  test('api reads the admin key secret and enqueues; nothing else secret', () => {
+    assert.deepEqual(resourcesFor(t, 'ApiFunction', 'secretsmanager:GetSecretValue'), [ref('AdminKeySecret')]);
+    assert.deepEqual(resourcesFor(t, 'ApiFunction', 'sqs:SendMessage'), [arn('DeliveryQueue')]);
+    for (const id of ['FanoutFunction', 'DeliveryFunction', 'NotifyFunction']) {
+      assert.deepEqual(resourcesFor(t, id, 'secretsmanager:GetSecretValue'), [], id);
+    }
+  });
+
+  test('fanout reads the stream and enqueues', () => {
+    for (const action of ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator']) {
+      assert.deepEqual(resourcesFor(t, 'FanoutFunction', action), [stream], action);
+    }
+    assert.deepEqual(resourcesFor(t, 'FanoutFunction', 'dynamodb:ListStreams'), [streams]);
+    assert.deepEqual(resourcesFor(t, 'FanoutFunction', 'sqs:SendMessage'), [arn('DeliveryQueue')]);
+  });
+
+  test('delivery consumes the queue, re-times jobs and sends to the DLQ', () => {
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']) {
+      assert.deepEqual(resourcesFor(t, 'DeliveryFunction', action), [arn('DeliveryQueue')], action);
+    }
+    assert.deepEqual(resourcesFor(t, 'DeliveryFunction', 'sqs:SendMessage'), [arn('DeadLetterQueue')]);
+    assert.deepEqual(resourcesFor(t, 'DeliveryFunction', 'sqs:GetQueueUrl'), []);
+  });
+
+  test('notify reads the stream and publishes to the alert topic only, and cannot write the table', () => {
+    assert.deepEqual(resourcesFor(t, 'NotifyFunction', 'sns:Publish'), [ref('AlertTopic')]);
+    for (const action of ['kms:GenerateDataKey*', 'kms:Decrypt']) {
+      assert.deepEqual(resourcesFor(t, 'NotifyFunction', action), [arn('AlertTopicKey')], action);
+    }
+    for (const action of ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator']) {
+      assert.deepEqual(resourcesFor(t, 'NotifyFunction', action), [stream], action);
+    }
+    assert.deepEqual(resourcesFor(t, 'NotifyFunction', 'dynamodb:ListStreams'), [streams]);
+    const actions = statements(t, 'NotifyFunction').flatMap((s) => list(s.Action));
+    for (const action of [...writes, 'dynamodb:BatchWriteItem', 'dynamodb:*', 'sqs:SendMessage']) {
+      assert.ok(!actions.includes(action), action);
+    }
+    assert.ok(!actions.some((a) => /^dynamodb:/.test(a) && !/Stream|GetRecords|GetShardIterator/.test(a)), actions.join());
+  });
+
+  test('only notify publishes to SNS or uses the topic key', () => {
+    for (const id of ['ApiFunction', 'FanoutFunction', 'DeliveryFunction']) {
+      assert.deepEqual(resourcesFor(t, id, 'sns:Publish'), [], id);
+      assert.deepEqual(resourcesFor(t, id, 'kms:Decrypt'), [], id);
+    }
+  });
+});
+
+describe('outputs', () => {
+  test('the six of the spec', () => {
+    const outputs = t.toJSON().Outputs;
+    assert.deepEqual(Object.keys(outputs).sort(), [
+      'AdminKeySecretArn',
+      'AlertTopicArn',
+      'ApiUrl',
+      'DeadLetterQueueUrl',
+      'DeliveryQueueUrl',
+      'TableName',
+    ]);
+    assert.match(outputs.AdminKeySecretArn.Description, /aws secretsmanager get-secret-value --secret-id .* --query SecretString --output text/);
+  });
+});
+
+describe('settings', () => {
+  test('out-of-range values are refused', () => {
+    assert.throws(() => stackWith({ deliveryMaxConcurrency: '1' }), /deliveryMaxConcurrency/);
+    assert.throws(() => stackWith({ deliveryTimeoutMs: '20000' }), /deliveryTimeoutMs/);
+    assert.throws(() => stackWith({ deliveryTimeoutMs: '100' }), /deliveryTimeoutMs/);
+    assert.throws(() => stackWith({ retrySchedule: '5s,1d' }), /retrySchedule/);
+    assert.throws(() => stackWith({ retentionDays: '1' }), /retentionDays/);
+    assert.throws(() => stackWith({ maxReceiveCount: 'eleven' }), /maxReceiveCount/);
+    assert.throws(() => stackWith({ architecture: 'riscv' }), /architecture/);
+    assert.throws(() => stackWith({ logRetentionDays: '31' }), /logRetentionDays/);
+    assert.throws(() => stackWith({ logLevel: 'VERBOSE' }), /logLevel/);
+    assert.throws(() => stackWith({ requireHttps: 'yes' }), /requireHttps/);
+  });
+
+  test('missing binaries say how to build them', () => {
+    assert.throws(
+      () => stackWith({ binariesDir: path.join(tmp, 'nowhere') }),
+      /api\/bootstrap not found: build the functions first with `cargo lambda build --release --x86-64 -p hookline-functions`/,
+    );
+  });
+
+  test('binaries built for another architecture are flagged', () => {
+    const x86 = binaries('x86', 0x3e);
+    const mismatched = stackWith({ binariesDir: x86 });
+    Annotations.fromStack(mismatched).hasWarning('*', Match.stringLikeRegexp('built for x86_64.*configured for arm64'));
+    const matched = stackWith({ binariesDir: x86, architecture: 'x86_64' });
+    Annotations.fromStack(matched).hasNoWarning('*', Match.stringLikeRegexp('built for'));
+  });
+});
