@@ -96,14 +96,24 @@ fn env_or(name: &str, default: &str) -> String {
 
 /// Builds the core from the environment: `HOOKLINE_TABLE`, `HOOKLINE_QUEUE_URL`,
 /// `HOOKLINE_DLQ_URL`, `HOOKLINE_RETRY_SCHEDULE`, `HOOKLINE_REQUIRE_HTTPS`,
-/// `HOOKLINE_DELIVERY_TIMEOUT_MS`, `HOOKLINE_RETENTION_DAYS`; `config` comes from
-/// [`hookline_aws::sdk_config`] (region, credentials and `AWS_ENDPOINT_URL` from the environment).
-pub async fn hookline_from_env(config: &hookline_aws::SdkConfig) -> Result<Hookline, BoxError> {
+/// `HOOKLINE_DELIVERY_TIMEOUT_MS`, `HOOKLINE_RETENTION_DAYS`, and for the delivery function
+/// `HOOKLINE_MAX_RECEIVE_COUNT` (the queue's redrive threshold, checked against the schedule);
+/// `config` comes from [`hookline_aws::sdk_config`] (region, credentials and
+/// `AWS_ENDPOINT_URL` from the environment). `event_source_deletes`: the queue is the delivery
+/// function's event source, which deletes handled jobs (see
+/// [`hookline_aws::SqsQueue::leave_deletes_to_event_source`]).
+pub async fn hookline_from_env(
+    config: &hookline_aws::SdkConfig,
+    event_source_deletes: bool,
+) -> Result<Hookline, BoxError> {
     let schedule = RetrySchedule::parse(&env_or(
         "HOOKLINE_RETRY_SCHEDULE",
         hookline_core::retry_schedule::DEFAULT_SCHEDULE,
     ))
     .map_err(|e| format!("HOOKLINE_RETRY_SCHEDULE: {}", e.message))?;
+    if let Ok(max) = env("HOOKLINE_MAX_RECEIVE_COUNT") {
+        check_max_receive_count(&max, &schedule)?;
+    }
     let destination = DestinationPolicy {
         allow_private: env_or("HOOKLINE_ALLOW_PRIVATE_DESTINATIONS", "false") == "true",
         require_https: env_or("HOOKLINE_REQUIRE_HTTPS", "false") == "true",
@@ -136,8 +146,12 @@ pub async fn hookline_from_env(config: &hookline_aws::SdkConfig) -> Result<Hookl
         },
         IN_FLIGHT_VISIBILITY,
         Duration::ZERO,
-    )
-    .leave_deletes_to_event_source();
+    );
+    let queue = if event_source_deletes {
+        queue.leave_deletes_to_event_source()
+    } else {
+        queue
+    };
     Ok(wire(
         store,
         queue,
@@ -147,6 +161,52 @@ pub async fn hookline_from_env(config: &hookline_aws::SdkConfig) -> Result<Hookl
             default_timeout_ms,
         },
     ))
+}
+
+/// The queue's redrive threshold must leave room for every attempt of the schedule: SQS would
+/// otherwise move a job to the DLQ before its last attempt, with no failure recorded.
+pub fn check_max_receive_count(value: &str, schedule: &RetrySchedule) -> Result<(), BoxError> {
+    let max: u32 = value
+        .parse()
+        .map_err(|_| format!("HOOKLINE_MAX_RECEIVE_COUNT must be a number, not {value:?}"))?;
+    if max <= schedule.max_attempts() {
+        return Err(format!(
+            "HOOKLINE_MAX_RECEIVE_COUNT ({max}) must be above the schedule's {} attempts \
+             (recommended: {}); the queue's redrive policy must say the same",
+            schedule.max_attempts(),
+            schedule.max_receive_count()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// How long an event must have waited in the outbox before the sweep fans it out: the stream
+/// handles it within seconds normally.
+pub const SWEEP_MIN_AGE: Duration = Duration::from_secs(600);
+const SWEEP_BATCH: usize = 100;
+const SWEEP_ROUNDS: usize = 20;
+
+/// The fan-out function's input: a batch of the table's stream, or the sweep schedule's
+/// constant `{"sweep": true}` (every 5 minutes), which fans out events the stream did not.
+pub async fn handle_fanout(
+    hookline: &Hookline,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, BoxError> {
+    if input.get("sweep") == Some(&serde_json::Value::Bool(true)) {
+        let mut swept = 0;
+        for _ in 0..SWEEP_ROUNDS {
+            let n = hookline.fan_out_stale(SWEEP_MIN_AGE, SWEEP_BATCH).await?;
+            swept += n;
+            if n < SWEEP_BATCH {
+                break;
+            }
+        }
+        tracing::info!(swept, "outbox swept");
+        return Ok(serde_json::json!({ "swept": swept }));
+    }
+    let event: DynamoDbEvent = serde_json::from_value(input)?;
+    Ok(serde_json::to_value(handle_stream(hookline, event).await)?)
 }
 
 /// The admin key of the API function: read from Secrets Manager at start
@@ -306,4 +366,23 @@ pub async fn handle_notify(notifier: &dyn Notifier, event: DynamoDbEvent) -> Dyn
         Ok(())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_receive_count_must_leave_room_for_every_attempt() {
+        let schedule =
+            RetrySchedule::parse(hookline_core::retry_schedule::DEFAULT_SCHEDULE).unwrap();
+        assert_eq!(schedule.max_attempts(), 8);
+        assert!(check_max_receive_count("11", &schedule).is_ok());
+        assert!(check_max_receive_count("9", &schedule).is_ok());
+        let err = check_max_receive_count("8", &schedule)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("recommended: 11"), "{err}");
+        assert!(check_max_receive_count("eleven", &schedule).is_err());
+    }
 }

@@ -360,3 +360,76 @@ async fn a_failed_publish_is_reported_so_the_stream_retries_it() {
         "the stream retries from the first failure"
     );
 }
+
+#[tokio::test]
+async fn the_sweep_fans_out_events_the_stream_missed() {
+    let (hl, _) = hookline_and_table().await;
+    let (url, received) = receiver().await;
+    let admin = Principal::Admin;
+    let sub: hookline_core::subscription::NewSubscription = serde_json::from_value(
+        json!({"tenant_id": "ford-anytown", "url": url, "event_types": ["lead.*"]}),
+    )
+    .unwrap();
+    hl.create_subscription(&admin, sub).await.unwrap();
+    // stored 20 minutes ago and never fanned out (its stream record was lost)
+    let missed = Event {
+        id: EventId::generate(),
+        tenant_id: "ford-anytown".into(),
+        event_type: "lead.qualified".into(),
+        timestamp: hookline_core::clock::Clock::now(&hookline_core::clock::SystemClock)
+            .minus(Duration::from_secs(1200)),
+        data: Default::default(),
+        attributes: Default::default(),
+    };
+    hl.store.insert_event(&missed, true).await.unwrap();
+    // just stored: the stream will handle it
+    let new: hookline_core::event::NewEvent = serde_json::from_value(json!({
+        "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {}
+    }))
+    .unwrap();
+    let fresh = hl.ingest(&admin, new).await.unwrap();
+
+    let out = hookline_functions::handle_fanout(&hl, sample("schedule-sweep.json"))
+        .await
+        .unwrap();
+    assert_eq!(out, json!({"swept": 1}));
+    let waiting: Vec<_> = hl
+        .store
+        .events_awaiting_fanout(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(waiting, vec![fresh.id.clone()]);
+    let jobs = hl.queue.receive(10).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    let delivery = serde_json::from_str::<Value>(&jobs[0].body).unwrap()["delivery_id"].clone();
+    let page = hl
+        .event_deliveries(
+            &admin,
+            missed.id.as_str(),
+            &Default::default(),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(json!(page.data[0].id), delivery);
+    assert_eq!(received.load(Ordering::SeqCst), 0);
+
+    // the same function still takes stream batches
+    let out = hookline_functions::handle_fanout(
+        &hl,
+        serde_json::to_value(stream_event_for(&fresh)).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out["batchItemFailures"], json!([]));
+    assert!(
+        hl.store
+            .events_awaiting_fanout(10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

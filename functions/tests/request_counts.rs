@@ -312,8 +312,72 @@ async fn aws_requests_per_event_and_per_delivery() {
         table.push_str(&format!("| {step} | {} |\n", list.join(", ")));
     }
     println!("{table}");
-    let expected: Vec<(&str, Counts)> =
-        vec![("ingest, admin key", counts(&[("DynamoDB.PutItem", 1)]))];
+    // What each step must cost (BENCHMARKS.md explains each request).
+    let expected: Vec<(&str, Counts)> = vec![
+        ("ingest, admin key", counts(&[("DynamoDB.PutItem", 1)])),
+        (
+            "ingest, tenant key",
+            counts(&[("DynamoDB.GetItem", 1), ("DynamoDB.PutItem", 1)]),
+        ),
+        (
+            "ingest, tenant key + Idempotency-Key",
+            counts(&[
+                ("DynamoDB.GetItem", 1),
+                ("DynamoDB.PutItem", 2),
+                ("DynamoDB.UpdateItem", 1),
+            ]),
+        ),
+        (
+            "fan-out, 1 matching subscription",
+            counts(&[
+                ("DynamoDB.Query", 1),
+                ("DynamoDB.TransactWriteItems", 1),
+                ("DynamoDB.UpdateItem", 1),
+                ("SQS.SendMessageBatch", 1),
+            ]),
+        ),
+        (
+            "fan-out, 10 matching subscriptions",
+            counts(&[
+                ("DynamoDB.Query", 1),
+                ("DynamoDB.TransactWriteItems", 10),
+                ("DynamoDB.UpdateItem", 1),
+                ("SQS.SendMessageBatch", 1),
+            ]),
+        ),
+        (
+            "delivery, succeeded",
+            counts(&[("DynamoDB.GetItem", 3), ("DynamoDB.UpdateItem", 1)]),
+        ),
+        (
+            "delivery batch of 10, all succeeded",
+            counts(&[("DynamoDB.GetItem", 30), ("DynamoDB.UpdateItem", 10)]),
+        ),
+        (
+            "delivery, failed and retried",
+            counts(&[
+                ("DynamoDB.GetItem", 3),
+                ("DynamoDB.UpdateItem", 1),
+                ("SQS.ChangeMessageVisibility", 1),
+            ]),
+        ),
+        (
+            "delivery, failed at the last attempt (DLQ + failure event)",
+            counts(&[
+                ("DynamoDB.GetItem", 3),
+                ("DynamoDB.TransactWriteItems", 1),
+                ("SQS.SendMessage", 1),
+            ]),
+        ),
+        (
+            "fan-out of the failure event, no subscription",
+            counts(&[("DynamoDB.Query", 1), ("DynamoDB.UpdateItem", 1)]),
+        ),
+        ("notify, one failure", counts(&[("SNS.Publish", 1)])),
+    ];
+    let steps: Vec<&str> = rig.report.iter().map(|(s, _)| s.as_str()).collect();
+    let expected_steps: Vec<&str> = expected.iter().map(|(s, _)| *s).collect();
+    assert_eq!(steps, expected_steps);
     for (step, want) in expected {
         let got = &rig.report.iter().find(|(s, _)| s == step).unwrap().1;
         assert_eq!(got, &want, "{step}\n{table}");

@@ -1,4 +1,5 @@
-//! The fan-out function: triggered by the table's DynamoDB stream.
+//! The fan-out function: triggered by the table's DynamoDB stream, and every 5 minutes by the
+//! sweep schedule (`{"sweep": true}`).
 
 use lambda_runtime::{LambdaEvent, service_fn};
 
@@ -6,12 +7,12 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     hookline_functions::init_logging();
     let config = hookline_aws::sdk_config(None).await;
-    let hookline = hookline_functions::hookline_from_env(&config).await?;
+    let hookline = hookline_functions::hookline_from_env(&config, false).await?;
     let hookline = &hookline;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, lambda_runtime::Error>(
-            hookline_functions::handle_stream(hookline, event.payload).await,
-        )
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            hookline_functions::handle_fanout(hookline, event.payload).await
+        },
+    ))
     .await
 }

@@ -40,6 +40,23 @@ impl Hookline {
         Ok(jobs.len())
     }
 
+    /// Fans out the events that have waited in the outbox for `min_age` or longer, up to
+    /// `limit`; returns how many. On AWS the table's stream triggers fan-out within seconds;
+    /// this sweep catches an event whose stream record never led to it (records expire after
+    /// 24 h of failures). A repeat is harmless: deliveries are created once.
+    pub async fn fan_out_stale(&self, min_age: std::time::Duration, limit: usize) -> Result<usize> {
+        let cutoff = self.clock.now().minus(min_age);
+        // The outbox lists the oldest first.
+        let events = self.store.events_awaiting_fanout(limit).await?;
+        let mut swept = 0;
+        for event in events.iter().filter(|e| e.timestamp <= cutoff) {
+            tracing::warn!(event_id = %event.id, tenant_id = %event.tenant_id, "fanning out an event the stream did not");
+            self.fan_out(event).await?;
+            swept += 1;
+        }
+        Ok(swept)
+    }
+
     /// Fans out every event waiting in the outbox, up to `limit`; returns how many events.
     pub async fn fan_out_pending(&self, limit: usize) -> Result<usize> {
         let events = self.store.events_awaiting_fanout(limit).await?;

@@ -8,8 +8,8 @@ use crate::event::{DELIVERY_FAILED, Event};
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
-/// SNS subjects are at most 100 characters.
-pub const MAX_SUBJECT_LEN: usize = 100;
+/// SNS subjects must be shorter than 100 characters.
+pub const MAX_SUBJECT_LEN: usize = 99;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
@@ -137,6 +137,7 @@ mod tests {
         let e = event(DELIVERY_FAILED, &format!("händler-{}", "x".repeat(120)));
         let n = notification(&e).unwrap();
         assert_eq!(n.subject.chars().count(), MAX_SUBJECT_LEN);
+        assert!(n.subject.len() < 100);
         assert!(n.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '));
         assert!(n.subject.contains("h?ndler-"));
     }

@@ -10,6 +10,9 @@ pub const DEFAULT_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 /// SQS's maximum visibility timeout.
 pub const MAX_DELAY: Duration = Duration::from_secs(12 * 3600);
 pub const MAX_RETRIES: usize = 30;
+/// The waits of a schedule add up to at most this: with jitter and attempt time a job stays well
+/// inside the delivery queue's 14-day retention (SQS would drop it silently otherwise).
+pub const MAX_TOTAL_DELAY: Duration = Duration::from_secs(7 * 24 * 3600);
 const JITTER: f64 = 0.10;
 /// Receives beyond the attempts before the queue redrives a job on its own.
 pub const REDRIVE_MARGIN: u32 = 3;
@@ -37,6 +40,12 @@ impl RetrySchedule {
             return Err(Error::invalid(
                 "invalid_retry_schedule",
                 format!("retry delay {d:?} must be above zero and at most 12h"),
+            ));
+        }
+        if delays.iter().sum::<Duration>() > MAX_TOTAL_DELAY {
+            return Err(Error::invalid(
+                "invalid_retry_schedule",
+                "the delays of a retry schedule add up to at most 7 days",
             ));
         }
         Ok(RetrySchedule { delays })
@@ -184,5 +193,16 @@ mod tests {
         }
         assert_eq!(RetrySchedule::parse("").unwrap().max_attempts(), 1);
         assert_eq!(RetrySchedule::parse("250ms, 1s").unwrap().delays().len(), 2);
+    }
+
+    #[test]
+    fn delays_add_up_to_at_most_seven_days() {
+        let week = vec!["12h"; 14].join(",");
+        assert_eq!(RetrySchedule::parse(&week).unwrap().max_attempts(), 15);
+        let more = format!("{week},1s");
+        assert_eq!(
+            RetrySchedule::parse(&more).unwrap_err().code,
+            "invalid_retry_schedule"
+        );
     }
 }
