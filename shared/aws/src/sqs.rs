@@ -70,7 +70,8 @@ impl SqsQueue {
 
     /// Creates the queue and its dead-letter queue if they do not exist (local runs and tests;
     /// deployments get them from the templates, with the same settings): the redrive policy's
-    /// maximum receive count, the visibility timeout, 14 days' retention on the DLQ.
+    /// maximum receive count, the visibility timeout, 14 days' retention on both (schedules add up to
+    /// at most 7 days).
     pub async fn ensure(
         client: &Client,
         name: &str,
@@ -113,7 +114,7 @@ impl SqsQueue {
             )
             .attributes(
                 QueueAttributeName::MessageRetentionPeriod,
-                (4 * 24 * 3600).to_string(),
+                (14 * 24 * 3600).to_string(),
             )
             .send()
             .await
