@@ -9,8 +9,9 @@ CDK app's synthesized template: the resource counts the deployment spec lists, o
 the counts of every other resource type, apart from those the two tools build differently
 (IAM policies, API routes and integrations); the logical ids; and, resource by resource, the
 settings: functions (runtime, architecture, sizes, logging, environment names and values),
-event source mappings, log groups, queues, the table, the secret, topic, key and subscription,
-alarms, the HTTP API's routes and stage, each function's IAM permissions, and the outputs.
+event source mappings, schedule rules (expression, input, target function), log groups, queues,
+the table, the secret, topic, key and subscription, alarms, the HTTP API's routes and stage,
+each function's IAM permissions, and the outputs.
 
 Values are compared after resolving what differs only in spelling: a parameter reference becomes
 the parameter's default (the SAM template has parameters, the CDK app literal settings), a
@@ -46,11 +47,14 @@ SPEC_COUNTS = {
     "AWS::SQS::Queue": 2,
     "AWS::DynamoDB::Table": 1,
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 7,
+    "AWS::CloudWatch::Alarm": 8,
     "AWS::Logs::LogGroup": 4,
     "AWS::SecretsManager::Secret": 1,
     "AWS::ApiGatewayV2::Api": 1,
+    "AWS::Events::Rule": 1,
 }
+# The outbox sweep: the fanout function's schedule and the input that asks it to sweep.
+SWEEP = {"rule": "rule:fanout", "schedule": "rate(5 minutes)", "input": {"sweep": True}}
 # Built differently by the two tools: SAM keeps IAM statements in the role and the API's routes
 # in an OpenAPI body; CDK makes separate resources. Compared through what they grant and route.
 TOOL_SPECIFIC_TYPES = {
@@ -60,8 +64,10 @@ TOOL_SPECIFIC_TYPES = {
     "AWS::CDK::Metadata",
 }
 # Logical ids that differ by construction (SAM names the API's permission after the function
-# and the event; CDK after the route).
+# and the event; CDK after the route). The other invoke permissions (a schedule rule's) are
+# compared by logical id on their own.
 ID_EXEMPT_TYPES = TOOL_SPECIFIC_TYPES | {"AWS::Lambda::Permission"}
+API_PRINCIPAL = "apigateway.amazonaws.com"
 
 BINS = ("api", "fanout", "delivery", "notify")
 DESCRIPTION = re.compile(r"^Hookline (%s):" % "|".join(BINS))
@@ -178,6 +184,13 @@ class Template:
             elif rtype == "AWS::Lambda::EventSourceMapping":
                 target = _ref_or_getatt(props.get("FunctionName"))
                 self.roles[lid] = f"esm:{by_id.get(target, target)}"
+            elif rtype == "AWS::Events::Rule":
+                # Named by the functions it invokes: "rule:fanout".
+                fns = sorted(
+                    by_id.get(_ref_or_getatt(t.get("Arn")), str(_ref_or_getatt(t.get("Arn"))))
+                    for t in props.get("Targets", [])
+                )
+                self.roles[lid] = "rule:" + ",".join(fns)
             elif rtype in SHORT_NAMES and len(self.of_type(rtype)) == 1:
                 self.roles[lid] = SHORT_NAMES[rtype]
         for lid, r in self.of_type("AWS::IAM::Policy").items():
@@ -400,6 +413,37 @@ def filters(t, props):
     )
 
 
+def rule_props(t, lid):
+    """A rule's settings, its targets as (function, input) with the input parsed."""
+    props = props_of(t, lid)
+    targets = []
+    for target in props.pop("Targets", []):
+        target = dict(target)
+        if isinstance(target.get("Input"), str):
+            try:
+                target["Input"] = json.loads(target["Input"])
+            except ValueError:
+                pass
+        targets.append(target)
+    props["Targets"] = sorted(targets, key=lambda x: json.dumps(x, sort_keys=True))
+    return props
+
+
+def check_sweep(t, rules, out):
+    """The spec's outbox sweep: the fanout function on a 5-minute schedule, asked to sweep."""
+    if SWEEP["rule"] not in rules:
+        out.append(f"{t.label}: no schedule rule invokes the fanout function (the outbox sweep)")
+        return
+    props = rule_props(t, rules[SWEEP["rule"]])
+    if props.get("ScheduleExpression") != SWEEP["schedule"]:
+        out.append(f"{t.label} {SWEEP['rule']}: schedule {props.get('ScheduleExpression')}, the spec says {SWEEP['schedule']}")
+    inputs = [x.get("Input") for x in props["Targets"]]
+    if inputs != [SWEEP["input"]]:
+        out.append(f"{t.label} {SWEEP['rule']}: input {inputs}, the spec says [{SWEEP['input']}]")
+    if props.get("State", "ENABLED") != "ENABLED":
+        out.append(f"{t.label} {SWEEP['rule']}: state {props.get('State')}, not ENABLED")
+
+
 def alarm_key(t, r):
     p = r["Properties"]
     dims = ",".join(f"{d['Name']}={t.value(d['Value'])}" for d in p.get("Dimensions", []))
@@ -504,6 +548,19 @@ def compare(sam, cdk):
         c_props.pop("FilterCriteria", None)
         d.compare(f"event source {role}", s_props, c_props)
 
+    s_rules, c_rules = by_role(sam, "AWS::Events::Rule"), by_role(cdk, "AWS::Events::Rule")
+    check_sweep(sam, s_rules, problems)
+    check_sweep(cdk, c_rules, problems)
+    for role in sorted(set(s_rules) | set(c_rules)):
+        if role not in s_rules or role not in c_rules:
+            d.add(f"{role}", s_rules.get(role, MISSING), c_rules.get(role, MISSING))
+            continue
+        # CloudFormation enables a rule without State.
+        s_props, c_props = rule_props(sam, s_rules[role]), rule_props(cdk, c_rules[role])
+        for props in (s_props, c_props):
+            props.setdefault("State", "ENABLED")
+        d.compare(role, s_props, c_props)
+
     s_alarms = {alarm_key(sam, r): lid for lid, r in sam.of_type("AWS::CloudWatch::Alarm").items()}
     c_alarms = {alarm_key(cdk, r): lid for lid, r in cdk.of_type("AWS::CloudWatch::Alarm").items()}
     if sorted(s_alarms) != sorted(c_alarms):
@@ -542,6 +599,20 @@ def compare(sam, cdk):
         for r in cdk.of_type("AWS::Lambda::Permission").values()
     }
     d.compare("invoke permissions", sorted(s_perm_api), sorted(c_perm_api))
+    s_perm_ids, c_perm_ids = (
+        {
+            lid
+            for lid, r in t.of_type("AWS::Lambda::Permission").items()
+            if r["Properties"].get("Principal") != API_PRINCIPAL
+        }
+        for t in (sam, cdk)
+    )
+    if s_perm_ids != c_perm_ids:
+        d.add(
+            "logical ids of AWS::Lambda::Permission (other than the API's)",
+            sorted(s_perm_ids - c_perm_ids),
+            sorted(c_perm_ids - s_perm_ids),
+        )
 
     # The CDK app's few deploy-time parameters must be the SAM template's, with the same defaults.
     for name, c_param in cdk.params.items():

@@ -1,5 +1,6 @@
 // Hookline on AWS as one construct: the table and its stream, the delivery queue and its DLQ,
-// the four functions, the HTTP API, the admin key secret, the alert topic and the alarms.
+// the four functions, the outbox sweep's schedule, the HTTP API, the admin key secret, the alert
+// topic and the alarms.
 // It builds the same resources as infra/template.yaml; infra/parity.py keeps the two in step.
 
 import * as fs from 'fs';
@@ -10,6 +11,8 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -32,7 +35,7 @@ export type Bin = (typeof BINS)[number];
  */
 export const DESCRIPTIONS: Record<Bin, string> = {
   api: 'Hookline api: the HTTP API (the same router as hookline dev)',
-  fanout: 'Hookline fanout: turns each new event in the outbox into delivery jobs (table stream)',
+  fanout: 'Hookline fanout: turns each new event in the outbox into delivery jobs (table stream, outbox sweep)',
   delivery: 'Hookline delivery: delivers jobs from the delivery queue (partial batch failures)',
   notify: 'Hookline notify: publishes hookline.delivery.failed events to the alert topic (table stream)',
 };
@@ -41,9 +44,15 @@ export const DESCRIPTIONS: Record<Bin, string> = {
 export interface HooklineProps {
   /** Instruction set of the functions; must match the binaries. @default 'arm64' */
   readonly architecture?: Architecture;
-  /** Waits between attempts (`HOOKLINE_RETRY_SCHEDULE`; units ms, s, m, h). @default '5s,5m,30m,2h,5h,10h,10h' */
+  /**
+   * Waits between attempts (`HOOKLINE_RETRY_SCHEDULE`; units ms, s, m, h): at most 30, none
+   * zero, each at most 12h, adding up to at most 7 days. @default '5s,5m,30m,2h,5h,10h,10h'
+   */
   readonly retrySchedule?: string;
-  /** Receives before SQS itself moves a job to the DLQ: attempts + 3. @default 11 */
+  /**
+   * Receives before SQS itself moves a job to the DLQ (`HOOKLINE_MAX_RECEIVE_COUNT`): keep it at
+   * attempts + 3; the delivery function refuses to start below attempts + 1. @default 11
+   */
   readonly maxReceiveCount?: number;
   /** Timeout of one delivery attempt when a subscription sets none, 500 to 15000 ms. @default 5000 */
   readonly deliveryTimeoutMs?: number;
@@ -83,13 +92,25 @@ export const DEFAULTS: Required<HooklineProps> = {
   binariesDir: path.resolve(__dirname, '..', '..', '..', 'target', 'lambda'),
 };
 
-/** Per function: timeout (s), memory (MB). */
+/**
+ * Per function: timeout (s), memory (MB). The api function's 29 s is just under the HTTP API's
+ * 30 s limit: `/test` and `/retry` make one synchronous attempt of up to 15 s.
+ */
 const SIZES: Record<Bin, { timeout: number; memory: number }> = {
-  api: { timeout: 15, memory: 256 },
+  api: { timeout: 29, memory: 256 },
   fanout: { timeout: 60, memory: 256 },
   delivery: { timeout: 30, memory: 256 },
   notify: { timeout: 30, memory: 128 },
 };
+
+/** The outbox sweep: the fanout function's schedule, and the input that asks it to sweep. */
+export const SWEEP = { schedule: 'rate(5 minutes)', input: { sweep: true } };
+
+/** The SAM template's `AllowedPattern` of `RetrySchedule`: 1 to 30 waits, none zero. */
+export const RETRY_SCHEDULE_PATTERN = '^$|^[1-9][0-9]{0,5}(ms|s|m|h)(,[1-9][0-9]{0,5}(ms|s|m|h)){0,29}$';
+/** The limits the functions enforce on the retry schedule (they refuse to start otherwise). */
+export const RETRY_LIMITS = { waits: 30, waitMs: 12 * 3_600_000, totalMs: 7 * 86_400_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Stage-wide throttling of the HTTP API: steady requests per second, and bursts. */
 export const API_THROTTLE = { rateLimit: 1000, burstLimit: 500 };
@@ -120,6 +141,8 @@ export class Hookline extends Construct {
   readonly httpApi: apigwv2.HttpApi;
   readonly httpStage: apigwv2.HttpStage;
   readonly functions: Record<Bin, lambda.Function>;
+  /** The fanout function's outbox sweep schedule. */
+  readonly sweepRule: events.Rule;
   readonly alarms: Record<string, cloudwatch.Alarm>;
 
   constructor(scope: Construct, id: string, props: HooklineProps = {}) {
@@ -156,7 +179,9 @@ export class Hookline extends Construct {
     const queueArn = Fn.sub('arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries');
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       queueName: `${stackName}-deliveries-dlq`,
-      // 14 days, SQS's maximum: time to look at a failure and redrive it.
+      // 14 days, SQS's maximum: time to look at a failure and redrive it. A job Hookline
+      // dead-letters itself is a new message (the full 14 days); one SQS moves here after
+      // maxReceiveCount receives keeps its original enqueue time.
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       redriveAllowPolicy: {
@@ -168,9 +193,10 @@ export class Hookline extends Construct {
       queueName: `${stackName}-deliveries`,
       // 6 x the delivery function's timeout, as AWS advises for SQS event sources.
       visibilityTimeout: Duration.seconds(6 * SIZES.delivery.timeout),
-      // 4 days: the default schedule waits 27 h 35 min 5 s in all (+10% jitter), plus 8 attempts
-      // of at most 15 s; the rest is margin for outages.
-      retentionPeriod: Duration.days(4),
+      // 14 days, SQS's maximum: a job is one message for all its attempts. The functions refuse
+      // a schedule whose waits add up to more than 7 days: with 10% jitter at most 7 d 16 h 48 min,
+      // plus at most 31 attempts of at most 15 s; more than 6 days are left for outages.
+      retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
     });
@@ -235,7 +261,8 @@ export class Hookline extends Construct {
     const env: Record<Bin, Record<string, string>> = {
       api: { ...common, HOOKLINE_ADMIN_KEY_SECRET_ARN: this.adminKeySecret.secretArn },
       fanout: common,
-      delivery: common,
+      // The delivery function refuses to start when it is below attempts + 1.
+      delivery: { ...common, HOOKLINE_MAX_RECEIVE_COUNT: String(p.maxReceiveCount) },
       notify: { HOOKLINE_NOTIFY_TOPIC_ARN: this.alertTopic.topicArn },
     };
     const fns = {} as Record<Bin, lambda.Function>;
@@ -293,6 +320,19 @@ export class Hookline extends Construct {
         }),
       ],
     });
+    // The outbox sweep (`FanoutFunctionSweep`, as SAM names a function's Schedule event): on this
+    // input the function fans out the events still in the outbox 10 minutes or more after they
+    // were stored, whose stream records were lost (24 h of failed fan-outs) or never came.
+    const sweep = new events.Rule(fns.fanout, 'Sweep', {
+      description: 'Hookline outbox sweep (fans out events the table stream did not)',
+      schedule: events.Schedule.expression(SWEEP.schedule),
+    });
+    sweep.addTarget(
+      new targets.LambdaFunction(fns.fanout, { event: events.RuleTargetInput.fromObject(SWEEP.input) }),
+    );
+    // SAM's id for the target, so the two templates agree to the letter.
+    (sweep.node.defaultChild as events.CfnRule).addPropertyOverride('Targets.0.Id', 'FanoutFunctionSweepLambdaTarget');
+    this.sweepRule = sweep;
     fns.notify.addEventSourceMapping('Stream', {
       eventSourceArn: stream,
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
@@ -441,8 +481,23 @@ export class Hookline extends Construct {
     alarm('FanoutIteratorAgeAlarm', 'fanout-iterator-age', {
       alarmDescription:
         "Stored events are not being fanned out: the fanout function's stream iterator has been " +
-        'more than 5 minutes behind for 5 minutes. Records leave the stream after 24 h.',
+        'more than 5 minutes behind for 5 minutes. Records leave the stream after 24 h; the outbox ' +
+        'sweep fans out their events once fan-out works again.',
       metric: this.functions.fanout.metric('IteratorAge', {
+        statistic: 'Maximum',
+        period: Duration.seconds(60),
+      }),
+      threshold: 300_000,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+    });
+    // A publish that keeps failing is a batch item failure, not a function error: only the
+    // iterator age shows it.
+    alarm('NotifyIteratorAgeAlarm', 'notify-iterator-age', {
+      alarmDescription:
+        "Failure notifications are not being published: the notify function's stream iterator has " +
+        'been more than 5 minutes behind for 5 minutes. Records leave the stream after 24 h.',
+      metric: this.functions.notify.metric('IteratorAge', {
         statistic: 'Maximum',
         period: Duration.seconds(60),
       }),
@@ -473,11 +528,20 @@ export function resolveProps(props: HooklineProps): Required<HooklineProps> {
   };
   const intIn = (v: number, min: number, max: number) => Number.isInteger(v) && v >= min && v <= max;
   check(['arm64', 'x86_64'].includes(p.architecture), `architecture must be arm64 or x86_64, not ${p.architecture}`);
-  check(
-    /^$|^[0-9]+(ms|s|m|h)(,[0-9]+(ms|s|m|h))*$/.test(p.retrySchedule),
-    `retrySchedule must be comma-separated durations such as 5s,5m,2h (units ms, s, m, h), not ${p.retrySchedule}`,
-  );
+  let attempts: number | undefined;
+  if (!Token.isUnresolved(p.retrySchedule)) {
+    const problem = retryScheduleProblem(p.retrySchedule);
+    check(problem === undefined, `retrySchedule ${JSON.stringify(p.retrySchedule)}: ${problem}`);
+    attempts = p.retrySchedule === '' ? 1 : p.retrySchedule.split(',').length + 1;
+  }
   check(intIn(p.maxReceiveCount, 1, 1000), 'maxReceiveCount must be from 1 to 1000');
+  if (attempts !== undefined) {
+    check(
+      p.maxReceiveCount >= attempts + 1,
+      `maxReceiveCount ${p.maxReceiveCount} is below attempts + 1 = ${attempts + 1} (the retry schedule ` +
+        `makes ${attempts} attempts; keep it at attempts + 3 = ${attempts + 3}): the delivery function would refuse to start`,
+    );
+  }
   check(intIn(p.deliveryTimeoutMs, 500, 15000), 'deliveryTimeoutMs must be from 500 to 15000');
   check(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].includes(p.logLevel), `unknown logLevel ${p.logLevel}`);
   check(
@@ -492,6 +556,33 @@ export function resolveProps(props: HooklineProps): Required<HooklineProps> {
     check(/^$|^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(p.alertEmail), `alertEmail must be an e-mail address or empty`);
   }
   return p;
+}
+
+/**
+ * What is wrong with a retry schedule, undefined when nothing: the checks of the SAM template's
+ * pattern, and the limits the functions enforce at start (at most 30 waits, none zero, each at
+ * most 12 h, SQS's longest visibility timeout, adding up to at most 7 days).
+ */
+export function retryScheduleProblem(schedule: string): string | undefined {
+  if (schedule === '') return undefined; // a single attempt
+  const waits = schedule.split(',');
+  if (waits.length > RETRY_LIMITS.waits) return `${waits.length} waits; at most ${RETRY_LIMITS.waits}`;
+  let total = 0;
+  for (const wait of waits) {
+    const m = /^([0-9]+)(ms|s|m|h)$/.exec(wait);
+    if (!m) return `"${wait}" is not a duration such as 500ms, 5s, 5m or 2h (units ms, s, m, h)`;
+    if (Number(m[1]) === 0) return `wait "${wait}" is zero; each wait must be greater than zero`;
+    if (!/^[1-9][0-9]{0,5}$/.test(m[1])) return `wait "${wait}": write each wait with 1 to 6 digits and no leading zero`;
+    const ms = Number(m[1]) * UNIT_MS[m[2]];
+    if (ms > RETRY_LIMITS.waitMs) return `wait "${wait}" is longer than 12h`;
+    total += ms;
+  }
+  if (total > RETRY_LIMITS.totalMs) {
+    return `the waits add up to ${(total / 3_600_000).toFixed(1)} h; at most 7 days (168 h)`;
+  }
+  // Everything above implies the pattern; checked too so the two can never disagree.
+  if (!new RegExp(RETRY_SCHEDULE_PATTERN).test(schedule)) return `does not match ${RETRY_SCHEDULE_PATTERN}`;
+  return undefined;
 }
 
 /** The architecture an ELF executable is built for; undefined when it is not one we know. */

@@ -61,11 +61,15 @@ export class HooklineStack extends Stack {
    * Logical ids without CDK's hash suffix: the construct path below the Hookline construct,
    * without the `Resource`/`Default` steps (`Hookline/FanoutFunction/Stream/Resource` becomes
    * `FanoutFunctionStream`). They are the ids infra/template.yaml uses (SAM names an event
-   * source `<function><event>`), so a resource is called the same in both stacks.
+   * source `<function><event>`), so a resource is called the same in both stacks. The invoke
+   * permission aws-events-targets gives a rule's Lambda target (`AllowEventRule<function>`,
+   * under the rule) is called `Permission`, as SAM calls it `<function><event>Permission`.
    */
   protected allocateLogicalId(element: CfnElement): string {
     const scopes = element.node.scopes;
-    const steps = scopes.slice(scopes.indexOf(this) + 1).map((c) => c.node.id);
+    const steps = scopes
+      .slice(scopes.indexOf(this) + 1)
+      .map((c) => (c.node.id.startsWith('AllowEventRule') ? 'Permission' : c.node.id));
     const named = steps.filter((s, i) => !(i === 0 && s === 'Hookline') && s !== 'Resource' && s !== 'Default');
     const id = named.join('').replace(/[^A-Za-z0-9]/g, '');
     return id !== '' && id.length <= 255 ? id : Names.uniqueId(element);

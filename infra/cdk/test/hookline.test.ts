@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { Hookline } from '../lib/hookline';
+import { Hookline, RETRY_SCHEDULE_PATTERN, retryScheduleProblem } from '../lib/hookline';
 import { HooklineStack } from '../lib/stack';
 
 // CDK's built-in template validation costs about a second per synth here and tripled the run;
@@ -86,11 +86,13 @@ describe('resource counts', () => {
       'AWS::DynamoDB::Table': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::Subscription': 1,
-      'AWS::CloudWatch::Alarm': 7,
+      'AWS::CloudWatch::Alarm': 8,
       'AWS::Logs::LogGroup': 4,
       'AWS::SecretsManager::Secret': 1,
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::KMS::Key': 1,
+      'AWS::Events::Rule': 1,
+      'AWS::Lambda::Permission': 2,
     };
     for (const [type, count] of Object.entries(expected)) t.resourceCountIs(type, count);
   });
@@ -118,7 +120,7 @@ describe('functions', () => {
 
   test('have the timeouts, memory and descriptions of the spec', () => {
     const sizes: Record<string, [number, number, string]> = {
-      ApiFunction: [15, 256, 'api'],
+      ApiFunction: [29, 256, 'api'],
       FanoutFunction: [60, 256, 'fanout'],
       DeliveryFunction: [30, 256, 'delivery'],
       NotifyFunction: [30, 128, 'notify'],
@@ -165,7 +167,7 @@ describe('functions', () => {
       HOOKLINE_ADMIN_KEY_SECRET_ARN: ref('AdminKeySecret'),
     });
     assert.deepEqual(fn('FanoutFunction').Environment.Variables, common);
-    assert.deepEqual(fn('DeliveryFunction').Environment.Variables, common);
+    assert.deepEqual(fn('DeliveryFunction').Environment.Variables, { ...common, HOOKLINE_MAX_RECEIVE_COUNT: '11' });
     assert.deepEqual(fn('NotifyFunction').Environment.Variables, { HOOKLINE_NOTIFY_TOPIC_ARN: ref('AlertTopic') });
   });
 
@@ -213,19 +215,39 @@ describe('data', () => {
     });
   });
 
-  test('the delivery queue: visibility 180 s, 4 days, DLQ after 11 receives, encrypted', () => {
+  test('the delivery queue: visibility 180 s, 14 days, DLQ after 11 receives, encrypted', () => {
     assert.deepEqual(t.toJSON().Resources.DeliveryQueue.Properties, {
       QueueName: withStackName('', '-deliveries'),
       VisibilityTimeout: 180,
-      MessageRetentionPeriod: 345600,
+      MessageRetentionPeriod: 1209600,
       RedrivePolicy: { deadLetterTargetArn: arn('DeadLetterQueue'), maxReceiveCount: 11 },
       SqsManagedSseEnabled: true,
     });
   });
 
-  test('maxReceiveCount follows the setting', () => {
-    const q = synth({ maxReceiveCount: '5' }).toJSON().Resources.DeliveryQueue.Properties;
-    assert.equal(q.RedrivePolicy.maxReceiveCount, 5);
+  test('maxReceiveCount follows the setting, in the queue and in the delivery function only', () => {
+    const res = synth({ maxReceiveCount: '14' }).toJSON().Resources;
+    assert.equal(res.DeliveryQueue.Properties.RedrivePolicy.maxReceiveCount, 14);
+    assert.equal(res.DeliveryFunction.Properties.Environment.Variables.HOOKLINE_MAX_RECEIVE_COUNT, '14');
+    for (const id of ['ApiFunction', 'FanoutFunction', 'NotifyFunction']) {
+      assert.equal(res[id].Properties.Environment.Variables.HOOKLINE_MAX_RECEIVE_COUNT, undefined, id);
+    }
+  });
+
+  test('maxReceiveCount below attempts + 1 is refused (the delivery function would not start)', () => {
+    // 2 waits: 3 attempts, so at least 4 receives.
+    const q = synth({ retrySchedule: '1s,2s', maxReceiveCount: '4' }).toJSON().Resources.DeliveryQueue.Properties;
+    assert.equal(q.RedrivePolicy.maxReceiveCount, 4);
+    assert.throws(
+      () => stackWith({ retrySchedule: '1s,2s', maxReceiveCount: '3' }),
+      /maxReceiveCount 3 is below attempts \+ 1 = 4/,
+    );
+    // The default schedule makes 8 attempts.
+    assert.throws(() => stackWith({ maxReceiveCount: '8' }), /maxReceiveCount 8 is below attempts \+ 1 = 9/);
+    synth({ maxReceiveCount: '9' });
+    // An empty schedule makes one attempt.
+    synth({ retrySchedule: '', maxReceiveCount: '2' });
+    assert.throws(() => stackWith({ retrySchedule: '', maxReceiveCount: '1' }), /below attempts \+ 1 = 2/);
   });
 
   test('the DLQ: 14 days, takes redrives from the delivery queue only', () => {
@@ -358,6 +380,43 @@ describe('event sources', () => {
   });
 });
 
+describe('outbox sweep', () => {
+  test('an enabled rule invokes fanout every 5 minutes with {"sweep": true}, under SAM\'s logical id', () => {
+    const rule = t.toJSON().Resources.FanoutFunctionSweep;
+    assert.equal(rule.Type, 'AWS::Events::Rule');
+    assert.equal(rule.Properties.ScheduleExpression, 'rate(5 minutes)');
+    assert.equal(rule.Properties.State, 'ENABLED');
+    assert.equal(rule.Properties.EventPattern, undefined);
+    assert.equal(rule.Properties.Targets.length, 1);
+    const [target] = rule.Properties.Targets;
+    assert.deepEqual(target.Arn, arn('FanoutFunction'));
+    assert.equal(target.Id, 'FanoutFunctionSweepLambdaTarget');
+    assert.deepEqual(JSON.parse(target.Input), { sweep: true });
+  });
+
+  test('EventBridge may invoke fanout from this rule only (FanoutFunctionSweepPermission)', () => {
+    const perms = Object.entries<any>(resources('AWS::Lambda::Permission')).filter(
+      ([, r]) => r.Properties.Principal === 'events.amazonaws.com',
+    );
+    assert.deepEqual(
+      perms.map(([id]) => id),
+      ['FanoutFunctionSweepPermission'],
+    );
+    assert.deepEqual(perms[0][1].Properties, {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arn('FanoutFunction'),
+      Principal: 'events.amazonaws.com',
+      SourceArn: arn('FanoutFunctionSweep'),
+    });
+  });
+
+  test('no other function is scheduled', () => {
+    for (const r of Object.values<any>(resources('AWS::Events::Rule'))) {
+      for (const target of r.Properties.Targets) assert.deepEqual(target.Arn, arn('FanoutFunction'));
+    }
+  });
+});
+
 describe('HTTP API', () => {
   test('one $default route to the api function, payload 2.0, throttled default stage', () => {
     t.resourceCountIs('AWS::ApiGatewayV2::Route', 1);
@@ -380,11 +439,20 @@ describe('alarms', () => {
   const alarms = t.toJSON().Resources;
   const props = (id: string) => alarms[id].Properties;
 
-  test('seven, named after the stack, each notifying the alert topic on alarm and on recovery', () => {
+  test('eight, named after the stack, each notifying the alert topic on alarm and on recovery', () => {
     const all = resources('AWS::CloudWatch::Alarm');
     assert.deepEqual(
       Object.values<any>(all).map((a) => a.Properties.AlarmName['Fn::Join'][1][1]).sort(),
-      ['-api-errors', '-delivery-errors', '-dlq-depth', '-fanout-errors', '-fanout-iterator-age', '-notify-errors', '-queue-age'],
+      [
+        '-api-errors',
+        '-delivery-errors',
+        '-dlq-depth',
+        '-fanout-errors',
+        '-fanout-iterator-age',
+        '-notify-errors',
+        '-notify-iterator-age',
+        '-queue-age',
+      ],
     );
     for (const a of Object.values<any>(all)) {
       assert.deepEqual(a.Properties.AlarmName, withStackName('', a.Properties.AlarmName['Fn::Join'][1][1]));
@@ -441,6 +509,22 @@ describe('alarms', () => {
     assert.equal(a.Threshold, 300000);
     assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
     assert.equal(a.EvaluationPeriods, 5);
+  });
+
+  test('notify iterator age: over 5 minutes for 5 minutes (failed publishes are batch item failures)', () => {
+    const a = props('NotifyIteratorAgeAlarm');
+    assert.deepEqual(a.AlarmName, withStackName('', '-notify-iterator-age'));
+    assert.equal(a.Namespace, 'AWS/Lambda');
+    assert.equal(a.MetricName, 'IteratorAge');
+    assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: ref('NotifyFunction') }]);
+    assert.equal(a.Statistic, 'Maximum');
+    assert.equal(a.Period, 60);
+    assert.equal(a.Threshold, 300000);
+    assert.equal(a.ComparisonOperator, 'GreaterThanThreshold');
+    assert.equal(a.EvaluationPeriods, 5);
+    assert.equal(a.TreatMissingData, 'notBreaching');
+    assert.deepEqual(a.AlarmActions, [ref('AlertTopic')]);
+    assert.deepEqual(a.OKActions, [ref('AlertTopic')]);
   });
 
   test('errors of each function: any in 5 minutes', () => {
@@ -569,6 +653,72 @@ describe('settings', () => {
     assert.throws(() => stackWith({ logRetentionDays: '31' }), /logRetentionDays/);
     assert.throws(() => stackWith({ logLevel: 'VERBOSE' }), /logLevel/);
     assert.throws(() => stackWith({ requireHttps: 'yes' }), /requireHttps/);
+  });
+
+  test('retry schedules within the functions\' limits are accepted', () => {
+    const ok = [
+      '',
+      '5s,5m,30m,2h,5h,10h,10h',
+      '1ms',
+      '12h',
+      '720m',
+      '43200s',
+      Array(14).fill('12h').join(','), // exactly 7 days
+      Array(30).fill('5h').join(','), // 30 waits, 150 h
+      Array(30).fill('1s').join(','),
+      '999999ms',
+    ];
+    for (const schedule of ok) {
+      assert.equal(retryScheduleProblem(schedule), undefined, schedule);
+      assert.match(schedule, new RegExp(RETRY_SCHEDULE_PATTERN), schedule);
+    }
+    const env = synth({ retrySchedule: Array(14).fill('12h').join(','), maxReceiveCount: '17' }).toJSON().Resources
+      .DeliveryFunction.Properties.Environment.Variables;
+    assert.equal(env.HOOKLINE_RETRY_SCHEDULE, Array(14).fill('12h').join(','));
+  });
+
+  test('retry schedules the functions would refuse are refused, saying why', () => {
+    const refused: [string, RegExp][] = [
+      ['5s,1d', /"1d" is not a duration/],
+      ['5s,,5m', /"" is not a duration/],
+      ['5s, 5m', /" 5m" is not a duration/],
+      ['5', /"5" is not a duration/],
+      ['-5s', /is not a duration/],
+      ['1.5h', /is not a duration/],
+      ['0s', /wait "0s" is zero/],
+      ['5s,0ms,5m', /wait "0ms" is zero/],
+      ['000h', /wait "000h" is zero/],
+      ['05s', /1 to 6 digits and no leading zero/],
+      ['1000000ms', /1 to 6 digits and no leading zero/],
+      ['43200000ms', /1 to 6 digits and no leading zero/], // 12 h, but longer than the pattern allows
+      ['13h', /wait "13h" is longer than 12h/],
+      ['721m', /wait "721m" is longer than 12h/],
+      ['43201s', /wait "43201s" is longer than 12h/],
+      [Array(31).fill('1s').join(','), /31 waits; at most 30/],
+      [Array(15).fill('12h').join(','), /add up to 180\.0 h; at most 7 days/],
+      [[...Array(14).fill('12h'), '1ms'].join(','), /at most 7 days/],
+    ];
+    for (const [schedule, why] of refused) {
+      const problem = retryScheduleProblem(schedule);
+      assert.ok(problem !== undefined, schedule);
+      assert.match(problem, why, schedule);
+      assert.throws(
+        () => stackWith({ retrySchedule: schedule, maxReceiveCount: '1000' }),
+        (e: Error) => e.message.startsWith(`Hookline: retrySchedule ${JSON.stringify(schedule)}: `) && why.test(e.message),
+        schedule,
+      );
+    }
+    // What the template's pattern already refuses, the construct refuses too.
+    for (const [schedule] of refused) {
+      if (!new RegExp(RETRY_SCHEDULE_PATTERN).test(schedule)) assert.notEqual(retryScheduleProblem(schedule), undefined, schedule);
+    }
+  });
+
+  test('the retry schedule pattern is the SAM template\'s', () => {
+    const template = fs.readFileSync(path.join(__dirname, '..', '..', 'template.yaml'), 'utf-8');
+    const param = template.slice(template.indexOf('\n  RetrySchedule:\n'), template.indexOf('\n  MaxReceiveCount:\n'));
+    assert.match(param, /\n    AllowedPattern: (.*)\n/);
+    assert.equal(/\n    AllowedPattern: (.*)\n/.exec(param)![1], RETRY_SCHEDULE_PATTERN);
   });
 
   test('missing binaries say how to build them', () => {
