@@ -362,3 +362,53 @@ async fn delivery_listing_filters_by_time_window() {
     assert_eq!(api.get(&format!("{path}?since=yesterday")).await.0, 400);
     hl.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_delivery_has_at_most_100_attempts() {
+    let (hl, api) = hookline("").await; // one attempt per round
+    let rx = Receiver::start(vec![], Reply::Status(500)).await;
+    let sub = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"]}))
+        .await;
+    let event = api
+        .send_event(json!({"tenant_id": "d", "type": "lead.created", "data": {}}))
+        .await;
+    let ds = api
+        .wait_deliveries(&event, WAIT, |d| all_status(d, "failed"))
+        .await;
+    let retry = format!("/v1/deliveries/{}/retry", ds[0]["id"].as_str().unwrap());
+    for n in 2..=100 {
+        let (status, report) = api.post(&retry, json!({})).await;
+        assert_eq!((status, &report["attempt"]["number"]), (200, &json!(n)));
+    }
+    let (status, err) = api.post(&retry, json!({})).await;
+    assert_eq!(
+        (status, err["error"]["code"].clone()),
+        (409, json!("attempt_limit_reached"))
+    );
+    // a recovery round is refused too: the job is dead-lettered with the reason
+    let (status, _) = api
+        .post(
+            &format!("/v1/subscriptions/{}/recover", sub["id"].as_str().unwrap()),
+            json!({"since": "2020-01-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(status, 202);
+    let deadline = std::time::Instant::now() + WAIT;
+    let reasons = loop {
+        let dl = hl.hookline.queue.list_dead_letters(10).await.unwrap();
+        if dl.len() == 2 || std::time::Instant::now() > deadline {
+            break dl.into_iter().map(|d| d.reason).collect::<Vec<_>>();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert!(
+        reasons.iter().any(|r| r.contains("limit of 100 attempts")),
+        "{reasons:?}"
+    );
+    let ds = api.deliveries_of_event(&event).await;
+    assert_eq!(ds[0]["status"], "failed");
+    assert_eq!(ds[0]["attempts"].as_array().unwrap().len(), 100);
+    assert_eq!(rx.received().len(), 100);
+    hl.shutdown().await;
+}

@@ -7,6 +7,15 @@ use serde::{Deserialize, Serialize};
 
 /// How much of a receiver's response body is kept per attempt.
 pub const RESPONSE_BODY_LIMIT: usize = 1024;
+/// Attempts one delivery may have in all, across recovery rounds, redrives and manual retries.
+/// An attempt is stored with at most a 1 KiB response excerpt, so a delivery stays far below
+/// DynamoDB's 400 KB item limit; a longer history would make the record unwritable.
+pub const MAX_ATTEMPTS_PER_DELIVERY: usize = 100;
+
+/// Why a delivery at [`MAX_ATTEMPTS_PER_DELIVERY`] gets no further attempt.
+pub fn attempt_limit_reason() -> String {
+    format!("the delivery reached its limit of {MAX_ATTEMPTS_PER_DELIVERY} attempts")
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -3,7 +3,10 @@
 //! with the message. A batch is delivered concurrently.
 
 use crate::clock::Timestamp;
-use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate, Job};
+use crate::delivery::{
+    Attempt, Delivery, DeliveryStatus, DeliveryUpdate, Job, MAX_ATTEMPTS_PER_DELIVERY,
+    attempt_limit_reason,
+};
 use crate::error::Result;
 use crate::event::{DELIVERY_FAILED, Event, reserved_namespace};
 use crate::ids::EventId;
@@ -53,6 +56,9 @@ impl Hookline {
             DeliveryStatus::Succeeded => return Ok(Disposition::Delete),
             // Recovery or redrive: a new round of attempts on the full schedule.
             DeliveryStatus::Failed if job.reopen => {
+                if delivery.attempts.len() >= MAX_ATTEMPTS_PER_DELIVERY {
+                    return Ok(Disposition::DeadLetter(attempt_limit_reason()));
+                }
                 delivery.attempt_base = delivery.attempts.len() as u32;
                 delivery.status = DeliveryStatus::Pending;
                 delivery.failure_reason = None;
@@ -98,6 +104,11 @@ impl Hookline {
                 )
                 .await;
         };
+        if delivery.attempts.len() >= MAX_ATTEMPTS_PER_DELIVERY {
+            return self
+                .give_up(&delivery, None, attempt_limit_reason(), Notify::Yes)
+                .await;
+        }
         let in_round = delivery.next_attempt_in_round();
         if in_round > self.settings.schedule.max_attempts() {
             let reason = format!("all {} attempts were used", in_round - 1);

@@ -331,6 +331,13 @@ impl Hookline {
     /// Re-sends one delivery now: a new attempt on the same delivery, with the same `webhook-id`.
     pub async fn retry_delivery(&self, principal: &Principal, id: &str) -> Result<AttemptReport> {
         let delivery = self.get_delivery(principal, id).await?;
+        if delivery.attempts.len() >= crate::delivery::MAX_ATTEMPTS_PER_DELIVERY {
+            return Err(Error {
+                kind: ErrorKind::Conflict,
+                code: "attempt_limit_reached",
+                message: crate::delivery::attempt_limit_reason(),
+            });
+        }
         let sub = match self
             .store
             .get_subscription(&delivery.subscription_id)
