@@ -15,7 +15,7 @@ use hookline_core::clock::SystemClock;
 use hookline_core::destination::DestinationPolicy;
 use hookline_core::dispatch::Disposition;
 use hookline_core::event::Event;
-use hookline_core::notify::{Notifier, notification};
+use hookline_core::notify::Notifier;
 use hookline_core::ports::QueueMessage;
 use hookline_core::retry_schedule::RetrySchedule;
 use hookline_core::subscription::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
@@ -359,11 +359,10 @@ pub async fn handle_notify(notifier: &dyn Notifier, event: DynamoDbEvent) -> Dyn
         let Some((e, _)) = stored_event(&record)? else {
             return Ok(());
         };
-        if let Some(n) = notification(&e) {
-            notifier.publish(&n).await.map_err(|e| e.to_string())?;
-            tracing::info!(event_id = %e.id, tenant_id = %e.tenant_id, "failure notification published");
-        }
-        Ok(())
+        hookline_core::notify::publish(notifier, &e)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     })
     .await
 }

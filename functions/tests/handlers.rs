@@ -1,8 +1,8 @@
 //! The functions' handlers fed the `events/` samples, against DynamoDB and SQS on moto's server
 //! (started by `tests/run.sh`) and a real receiver on loopback.
 
-use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
+mod support;
+
 use hookline_conformance::moto;
 use hookline_core::access::Principal;
 use hookline_core::destination::DestinationPolicy;
@@ -14,11 +14,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-fn sample(name: &str) -> Value {
-    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+use support::*;
 
 async fn hookline_on_moto() -> Hookline {
     hookline_and_table().await.0
@@ -73,31 +69,9 @@ async fn receiver() -> (String, Arc<AtomicUsize>) {
     (url, count)
 }
 
-/// The stream sample with its NewImage replaced by the stored event's item.
-fn stream_event_for(event: &hookline_core::event::Event) -> DynamoDbEvent {
-    let mut v = sample("dynamodb-stream.json");
-    let image = &mut v["Records"][0]["dynamodb"]["NewImage"];
-    image["pk"]["S"] = json!(format!("EVT#{}", event.id));
-    image["gsi1sk"]["S"] = json!(event.id.as_str());
-    image["body"]["S"] = json!(serde_json::to_string(event).unwrap());
-    v["Records"][0]["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("EVT#{}", event.id));
-    serde_json::from_value(v).unwrap()
-}
-
-/// The SQS sample carrying a message really received from the queue.
-fn sqs_event_for(m: &hookline_core::ports::QueueMessage) -> SqsEvent {
-    let mut v = sample("sqs-delivery.json");
-    let r = &mut v["Records"][0];
-    r["messageId"] = json!(m.id);
-    r["receiptHandle"] = json!(m.receipt);
-    r["body"] = json!(m.body);
-    r["attributes"]["ApproximateReceiveCount"] = json!(m.receive_count.to_string());
-    serde_json::from_value(v).unwrap()
-}
-
 #[tokio::test]
 async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
-    let hl = hookline_on_moto().await;
+    let (hl, table) = hookline_and_table().await;
     let (url, received) = receiver().await;
     let admin = Principal::Admin;
     let sub: hookline_core::subscription::NewSubscription = serde_json::from_value(
@@ -111,8 +85,9 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
     .unwrap();
     let event = hl.ingest(&admin, new).await.unwrap();
 
-    // fan-out from the stream record
-    let resp = hookline_functions::handle_stream(&hl, stream_event_for(&event)).await;
+    // fan-out from the stream record of the stored item
+    let stream = stream_of_stored(&table, &[&event]).await;
+    let resp = hookline_functions::handle_stream(&hl, stream.clone()).await;
     assert!(resp.batch_item_failures.is_empty());
     assert!(
         hl.store
@@ -123,7 +98,7 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
         "the event left the outbox"
     );
     // a replayed stream record creates no second job
-    hookline_functions::handle_stream(&hl, stream_event_for(&event)).await;
+    hookline_functions::handle_stream(&hl, stream).await;
 
     // first delivery: the receiver answers 500, the item is reported and hidden for the backoff
     let batch = hl.queue.receive(10).await.unwrap();
@@ -132,7 +107,7 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
         2,
         "one job per fan-out run; the duplicate is harmless"
     );
-    let resp = hookline_functions::handle_sqs(&hl, sqs_event_for(&batch[0])).await;
+    let resp = hookline_functions::handle_sqs(&hl, sqs_event(&batch[..1])).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert_eq!(resp.batch_item_failures[0].item_identifier, batch[0].id);
     assert_eq!(received.load(Ordering::SeqCst), 1);
@@ -155,11 +130,11 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
     }
     let job = job.expect("the retried job came back");
     let job = &job;
-    let resp = hookline_functions::handle_sqs(&hl, sqs_event_for(job)).await;
+    let resp = hookline_functions::handle_sqs(&hl, sqs_event(std::slice::from_ref(job))).await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(received.load(Ordering::SeqCst), 2);
     // the duplicate job finds the delivery done and is deleted without a request
-    let resp = hookline_functions::handle_sqs(&hl, sqs_event_for(&batch[1])).await;
+    let resp = hookline_functions::handle_sqs(&hl, sqs_event(&batch[1..2])).await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(received.load(Ordering::SeqCst), 2);
 
@@ -195,47 +170,6 @@ async fn api_function_serves_an_api_gateway_request() {
     let request = lambda_http::request::from_str(&raw).unwrap();
     let response = router.oneshot(request).await.unwrap();
     assert_eq!(response.status(), 200);
-}
-
-/// An attribute value as a DynamoDB stream image writes it.
-fn stream_json(v: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
-    match v {
-        aws_sdk_dynamodb::types::AttributeValue::S(s) => json!({"S": s}),
-        aws_sdk_dynamodb::types::AttributeValue::N(n) => json!({"N": n}),
-        other => panic!("unexpected attribute type in an event item: {other:?}"),
-    }
-}
-
-/// A stream batch of INSERT records carrying the event items as they are really stored.
-async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
-    let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
-    let template = sample("dynamodb-stream.json")["Records"][0].clone();
-    let mut records = Vec::new();
-    for (i, e) in events.iter().enumerate() {
-        let item = dynamo
-            .get_item()
-            .table_name(table)
-            .key(
-                "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("EVT#{}", e.id)),
-            )
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#".into()))
-            .send()
-            .await
-            .unwrap()
-            .item
-            .expect("the event is stored");
-        let image: serde_json::Map<String, Value> = item
-            .iter()
-            .map(|(k, v)| (k.clone(), stream_json(v)))
-            .collect();
-        let mut r = template.clone();
-        r["dynamodb"]["NewImage"] = Value::Object(image);
-        r["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("EVT#{}", e.id));
-        r["dynamodb"]["SequenceNumber"] = json!(format!("1111000000000000000000{:02}", i + 1));
-        records.push(r);
-    }
-    serde_json::from_value(json!({ "Records": records })).unwrap()
 }
 
 /// Whether a Lambda event filter pattern matches a record, for the forms
@@ -363,7 +297,7 @@ async fn a_failed_publish_is_reported_so_the_stream_retries_it() {
 
 #[tokio::test]
 async fn the_sweep_fans_out_events_the_stream_missed() {
-    let (hl, _) = hookline_and_table().await;
+    let (hl, table) = hookline_and_table().await;
     let (url, received) = receiver().await;
     let admin = Principal::Admin;
     let sub: hookline_core::subscription::NewSubscription = serde_json::from_value(
@@ -420,7 +354,7 @@ async fn the_sweep_fans_out_events_the_stream_missed() {
     // the same function still takes stream batches
     let out = hookline_functions::handle_fanout(
         &hl,
-        serde_json::to_value(stream_event_for(&fresh)).unwrap(),
+        serde_json::to_value(stream_of_stored(&table, &[&fresh]).await).unwrap(),
     )
     .await
     .unwrap();

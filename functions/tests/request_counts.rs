@@ -3,8 +3,8 @@
 //! that adds a request per event or per delivery fails here. Run with `--nocapture` to print
 //! the table.
 
-use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
-use aws_lambda_events::event::sqs::SqsEvent;
+mod support;
+
 use hookline_conformance::moto::{self, RequestCounter};
 use hookline_core::access::Principal;
 use hookline_core::destination::DestinationPolicy;
@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
+use support::{sqs_event, stream_of_stored};
 use tower::ServiceExt;
 
 type Counts = BTreeMap<String, usize>;
@@ -27,6 +28,7 @@ fn counts(pairs: &[(&str, usize)]) -> Counts {
 
 struct Rig {
     hl: Hookline,
+    table: String,
     counter: RequestCounter,
     sns: hookline_aws::SnsClient,
     router: axum::Router,
@@ -53,7 +55,8 @@ impl Rig {
         .await
         .unwrap();
         // as the functions are configured (`hookline_from_env`)
-        let store = hookline_aws::DynamoStore::new(dynamo, table, Duration::from_secs(86_400));
+        let store =
+            hookline_aws::DynamoStore::new(dynamo, table.clone(), Duration::from_secs(86_400));
         let queue = hookline_aws::SqsQueue::new(sqs, urls, Duration::from_secs(30), Duration::ZERO)
             .leave_deletes_to_event_source();
         let hl = hookline_functions::wire(
@@ -84,6 +87,7 @@ impl Rig {
         counter.take();
         Rig {
             hl,
+            table,
             counter,
             sns,
             router,
@@ -94,10 +98,9 @@ impl Rig {
     }
 
     /// The requests since the last step, recorded under `step`.
-    fn step(&mut self, step: &str) -> Counts {
+    fn step(&mut self, step: &str) {
         let c = self.counter.take();
-        self.report.push((step.to_string(), c.clone()));
-        c
+        self.report.push((step.to_string(), c));
     }
 
     async fn subscribe(&self, tenant: &str, types: Value) {
@@ -167,44 +170,6 @@ impl Rig {
     }
 }
 
-fn stream_of(events: &[&Event]) -> DynamoDbEvent {
-    let records: Vec<Value> = events
-        .iter()
-        .map(|e| {
-            json!({
-                "eventID": "1", "eventName": "INSERT", "eventVersion": "1.1",
-                "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
-                "dynamodb": {
-                    "Keys": {"pk": {"S": format!("EVT#{}", e.id)}, "sk": {"S": "#"}},
-                    "NewImage": {
-                        "pk": {"S": format!("EVT#{}", e.id)}, "sk": {"S": "#"},
-                        "gsi1pk": {"S": "OUTBOX"}, "gsi1sk": {"S": e.id.as_str()},
-                        "event_type": {"S": e.event_type},
-                        "body": {"S": serde_json::to_string(e).unwrap()}
-                    },
-                    "SequenceNumber": "100", "SizeBytes": 100, "StreamViewType": "NEW_IMAGE"
-                },
-                "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/x"
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
-fn sqs_of(jobs: &[QueueMessage]) -> SqsEvent {
-    let records: Vec<Value> = jobs
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.id, "receiptHandle": m.receipt, "body": m.body,
-                "attributes": {"ApproximateReceiveCount": m.receive_count.to_string()},
-                "messageAttributes": {}, "eventSource": "aws:sqs"
-            })
-        })
-        .collect();
-    serde_json::from_value(json!({ "Records": records })).unwrap()
-}
-
 #[tokio::test]
 async fn aws_requests_per_event_and_per_delivery() {
     let mut rig = Rig::new().await;
@@ -234,7 +199,9 @@ async fn aws_requests_per_event_and_per_delivery() {
 
     // fan-out of one event to one subscription
     let event = rig.event(&id).await;
-    let resp = hookline_functions::handle_stream(&rig.hl, stream_of(&[&event])).await;
+    let resp =
+        hookline_functions::handle_stream(&rig.hl, stream_of_stored(&rig.table, &[&event]).await)
+            .await;
     assert!(resp.batch_item_failures.is_empty());
     rig.step("fan-out, 1 matching subscription");
 
@@ -247,18 +214,18 @@ async fn aws_requests_per_event_and_per_delivery() {
         )
         .await;
     let ten = rig.event(&id).await;
-    hookline_functions::handle_stream(&rig.hl, stream_of(&[&ten])).await;
+    hookline_functions::handle_stream(&rig.hl, stream_of_stored(&rig.table, &[&ten]).await).await;
     rig.step("fan-out, 10 matching subscriptions");
 
     // a delivery that succeeds at the first attempt
     let jobs = rig.jobs(11).await;
     let (one, tens) = jobs.split_at(1);
     let one = one.to_vec();
-    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(&one)).await;
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_event(&one)).await;
     assert!(resp.batch_item_failures.is_empty());
     rig.step("delivery, succeeded");
     // a batch of ten
-    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(tens)).await;
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_event(tens)).await;
     assert!(resp.batch_item_failures.is_empty());
     rig.step("delivery batch of 10, all succeeded");
 
@@ -266,14 +233,15 @@ async fn aws_requests_per_event_and_per_delivery() {
     rig.receiver_status.store(503, Ordering::SeqCst);
     let id = rig.post_event("admin-key", None, lead).await;
     let failing = rig.event(&id).await;
-    hookline_functions::handle_stream(&rig.hl, stream_of(&[&failing])).await;
+    hookline_functions::handle_stream(&rig.hl, stream_of_stored(&rig.table, &[&failing]).await)
+        .await;
     rig.counter.take();
     let job = rig.jobs(1).await;
-    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(&job)).await;
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_event(&job)).await;
     assert_eq!(resp.batch_item_failures.len(), 1);
     rig.step("delivery, failed and retried");
     let job = rig.jobs(1).await;
-    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_of(&job)).await;
+    let resp = hookline_functions::handle_sqs(&rig.hl, sqs_event(&job)).await;
     assert!(resp.batch_item_failures.is_empty());
     rig.step("delivery, failed at the last attempt (DLQ + failure event)");
 
@@ -289,7 +257,8 @@ async fn aws_requests_per_event_and_per_delivery() {
         .collect();
     assert_eq!(failure.len(), 1);
     rig.counter.take();
-    hookline_functions::handle_stream(&rig.hl, stream_of(&[&failure[0]])).await;
+    hookline_functions::handle_stream(&rig.hl, stream_of_stored(&rig.table, &[&failure[0]]).await)
+        .await;
     rig.step("fan-out of the failure event, no subscription");
     let topic = rig
         .sns
@@ -302,7 +271,11 @@ async fn aws_requests_per_event_and_per_delivery() {
         .unwrap();
     rig.counter.take();
     let notifier = hookline_aws::SnsNotifier::new(rig.sns.clone(), topic);
-    let resp = hookline_functions::handle_notify(&notifier, stream_of(&[&failure[0]])).await;
+    let resp = hookline_functions::handle_notify(
+        &notifier,
+        stream_of_stored(&rig.table, &[&failure[0]]).await,
+    )
+    .await;
     assert!(resp.batch_item_failures.is_empty());
     rig.step("notify, one failure");
 

@@ -67,16 +67,23 @@ pub fn notification(event: &Event) -> Option<Notification> {
     })
 }
 
+/// Publishes the notification for `event` with `notifier`, if the event needs one; returns
+/// whether it did.
+pub async fn publish(notifier: &dyn Notifier, event: &Event) -> Result<bool> {
+    let Some(n) = notification(event) else {
+        return Ok(false);
+    };
+    notifier.publish(&n).await?;
+    tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, "failure notification published");
+    Ok(true)
+}
+
 impl crate::Hookline {
     /// Publishes the notification for `event`, if it needs one and this process has a notifier.
     pub async fn notify(&self, event: &Event) -> Result<bool> {
-        match (&self.notifier, notification(event)) {
-            (Some(notifier), Some(n)) => {
-                notifier.publish(&n).await?;
-                tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, "failure notification published");
-                Ok(true)
-            }
-            _ => Ok(false),
+        match &self.notifier {
+            Some(notifier) => publish(notifier.as_ref(), event).await,
+            None => Ok(false),
         }
     }
 }

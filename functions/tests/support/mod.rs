@@ -1,0 +1,74 @@
+//! Shared by the functions' tests: the `events/` samples, filled with what really happened on
+//! moto (stored items, received messages).
+#![allow(dead_code)]
+
+use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use hookline_conformance::moto;
+use hookline_core::event::Event;
+use hookline_core::ports::QueueMessage;
+use serde_json::{Value, json};
+
+/// A sample from `events/`.
+pub fn sample(name: &str) -> Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The SQS sample carrying messages really received from the queue.
+pub fn sqs_event(jobs: &[QueueMessage]) -> SqsEvent {
+    let template = sample("sqs-delivery.json")["Records"][0].clone();
+    let records: Vec<Value> = jobs
+        .iter()
+        .map(|m| {
+            let mut r = template.clone();
+            r["messageId"] = json!(m.id);
+            r["receiptHandle"] = json!(m.receipt);
+            r["body"] = json!(m.body);
+            r["attributes"]["ApproximateReceiveCount"] = json!(m.receive_count.to_string());
+            r
+        })
+        .collect();
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
+
+/// An attribute value as a DynamoDB stream image writes it.
+fn stream_json(v: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
+    match v {
+        aws_sdk_dynamodb::types::AttributeValue::S(s) => json!({"S": s}),
+        aws_sdk_dynamodb::types::AttributeValue::N(n) => json!({"N": n}),
+        other => panic!("unexpected attribute type in an event item: {other:?}"),
+    }
+}
+
+/// A stream batch of INSERT records carrying the event items as they are really stored.
+pub async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
+    let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
+    let template = sample("dynamodb-stream.json")["Records"][0].clone();
+    let mut records = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        let item = dynamo
+            .get_item()
+            .table_name(table)
+            .key(
+                "pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(format!("EVT#{}", e.id)),
+            )
+            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#".into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("the event is stored");
+        let image: serde_json::Map<String, Value> = item
+            .iter()
+            .map(|(k, v)| (k.clone(), stream_json(v)))
+            .collect();
+        let mut r = template.clone();
+        r["dynamodb"]["NewImage"] = Value::Object(image);
+        r["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("EVT#{}", e.id));
+        r["dynamodb"]["SequenceNumber"] = json!(format!("1111000000000000000000{:02}", i + 1));
+        records.push(r);
+    }
+    serde_json::from_value(json!({ "Records": records })).unwrap()
+}
