@@ -41,10 +41,10 @@ async fn scenario(subscriptions: usize, events: usize, workers: usize) -> Outcom
     let _ = std::fs::remove_dir_all(&dir);
     let mut config = DevConfig::new(&dir);
     config.listen = "127.0.0.1:0".parse().unwrap();
-    config.destination.allow_private = true;
+    config.settings.allow_private_destinations = true;
     config.admin_key = Some("bench".into());
     config.delivery_workers = workers;
-    config.schedule = RetrySchedule::parse("1s").unwrap();
+    config.settings.retry_schedule = RetrySchedule::parse("1s").unwrap();
     let running = start(config).await.expect("hookline starts");
     let base = format!("http://{}", running.addr);
     let client = reqwest::Client::new();

@@ -5,10 +5,9 @@
 
 use hookline_api::{ApiState, router};
 use hookline_core::clock::SystemClock;
-use hookline_core::destination::DestinationPolicy;
+use hookline_core::pipeline::Removal;
 use hookline_core::ports::{Notifier, Queue, Store};
-use hookline_core::retry_schedule::RetrySchedule;
-use hookline_core::{Hookline, Settings};
+use hookline_core::{Config, Hookline};
 use hookline_embedded::{Db, QueueConfig, SqliteQueue, SqliteStore};
 use hookline_sender::{CheckedResolver, HttpSender};
 use std::net::SocketAddr;
@@ -48,16 +47,14 @@ pub struct DevConfig {
     pub backend: Backend,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub schedule: RetrySchedule,
-    pub destination: DestinationPolicy,
+    /// The delivery settings every runtime shares (schedule, destinations, timeouts).
+    pub settings: Config,
     /// The admin key to require; `None` reads or generates one in the data directory.
     pub admin_key: Option<String>,
     /// Delivery workers; 0 runs none (tests that drive deliveries themselves).
     pub delivery_workers: usize,
     /// How long a received job stays hidden before it is handed out again.
     pub in_flight_visibility: Duration,
-    /// Timeout of deliveries to subscriptions that set none.
-    pub default_timeout_ms: u64,
     /// Fixed DNS answers (tests only: e.g. a name that resolves to a private address).
     pub fixed_dns: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
@@ -68,12 +65,10 @@ impl DevConfig {
             backend: Backend::Embedded,
             listen: "127.0.0.1:8080".parse().expect("valid address"),
             data_dir: data_dir.into(),
-            schedule: RetrySchedule::default(),
-            destination: DestinationPolicy::default(),
+            settings: Config::default(),
             admin_key: None,
             delivery_workers: 4,
             in_flight_visibility: IN_FLIGHT_VISIBILITY,
-            default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
             fixed_dns: Default::default(),
         }
     }
@@ -148,7 +143,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
                     name: "deliveries".into(),
                     dead_letter_name: "deliveries-dlq".into(),
                     visibility_timeout: config.in_flight_visibility,
-                    max_receive_count: config.schedule.max_receive_count(),
+                    max_receive_count: config.settings.retry_schedule.max_receive_count(),
                 },
             );
             let store = SqliteStore::new(db);
@@ -170,25 +165,23 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
                 table,
                 queue,
                 config.in_flight_visibility,
-                config.schedule.max_receive_count(),
+                config.settings.retry_schedule.max_receive_count(),
+                config.settings.retention(),
             )
             .await?;
             (Arc::new(store), Arc::new(queue), None)
         }
     };
+    let settings = config.settings.settings(Removal::Hookline);
     let resolver =
-        CheckedResolver::new(config.destination).with_fixed_answers(config.fixed_dns.clone());
+        CheckedResolver::new(settings.destination).with_fixed_answers(config.fixed_dns.clone());
     let hookline = Hookline {
         store,
         queue,
-        sender: Arc::new(HttpSender::with_resolver(config.destination, resolver)),
+        sender: Arc::new(HttpSender::with_resolver(settings.destination, resolver)),
         clock: Arc::new(SystemClock),
         notifier,
-        settings: Settings {
-            destination: config.destination,
-            schedule: config.schedule.clone(),
-            default_timeout_ms: config.default_timeout_ms,
-        },
+        settings,
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

@@ -4,7 +4,7 @@ mod receive;
 
 use clap::{Parser, Subcommand};
 use hookline::{DevConfig, start};
-use hookline_core::destination::DestinationPolicy;
+use hookline_core::Config;
 use hookline_core::ports::Queue;
 use hookline_core::retry_schedule::RetrySchedule;
 use std::net::SocketAddr;
@@ -57,15 +57,8 @@ struct DevArgs {
     /// Directory holding the database and the generated admin key.
     #[arg(long, env = "HOOKLINE_DATA_DIR", default_value = ".hookline")]
     data_dir: PathBuf,
-    /// Delays between attempts, comma-separated (units ms, s, m, h).
-    #[arg(long, env = "HOOKLINE_RETRY_SCHEDULE", default_value = hookline_core::retry_schedule::DEFAULT_SCHEDULE)]
-    retry_schedule: String,
-    /// Allow delivering to loopback and private addresses (needed for a receiver on 127.0.0.1).
-    #[arg(long, env = "HOOKLINE_ALLOW_PRIVATE_DESTINATIONS")]
-    allow_private_destinations: bool,
-    /// Refuse subscription URLs that are not https.
-    #[arg(long, env = "HOOKLINE_REQUIRE_HTTPS")]
-    require_https: bool,
+    #[command(flatten)]
+    settings: Config,
     /// Concurrent delivery workers, each delivering batches of up to 10 jobs concurrently.
     #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=256))]
@@ -87,11 +80,6 @@ struct DevArgs {
     /// With `--backend aws`: an SNS topic ARN to publish failure notifications to.
     #[arg(long, env = "HOOKLINE_NOTIFY_TOPIC_ARN")]
     notify_topic: Option<String>,
-    /// Timeout in milliseconds of deliveries to subscriptions that set no `timeout_ms`
-    /// (500-15000).
-    #[arg(long, env = "HOOKLINE_DELIVERY_TIMEOUT_MS", default_value_t = hookline_core::subscription::DEFAULT_TIMEOUT_MS,
-          value_parser = clap::value_parser!(u64).range(500..=15_000))]
-    delivery_timeout_ms: u64,
     /// Log format: `text` or `json`.
     #[arg(long, env = "HOOKLINE_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -124,20 +112,14 @@ async fn shutdown_signal() {
 
 async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     init_logging(&args.log_format);
-    let schedule = RetrySchedule::parse(&args.retry_schedule)
-        .map_err(|e| format!("--retry-schedule: {}", e.message))?;
+    args.settings.validate()?;
     let mut config = DevConfig::new(&args.data_dir);
     config.listen = args.listen;
-    config.schedule = schedule;
-    config.destination = DestinationPolicy {
-        allow_private: args.allow_private_destinations,
-        require_https: args.require_https,
-    };
+    config.settings = args.settings;
     config.admin_key = std::env::var("HOOKLINE_ADMIN_KEY")
         .ok()
         .filter(|k| !k.is_empty());
     config.delivery_workers = args.delivery_workers.into();
-    config.default_timeout_ms = args.delivery_timeout_ms;
     if args.backend == "aws" {
         config.backend = hookline::Backend::Aws {
             endpoint: args.aws_endpoint.filter(|e| !e.is_empty()),
@@ -165,8 +147,8 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
     }
     println!(
         "Retry schedule: {} ({} attempts)",
-        config.schedule,
-        config.schedule.max_attempts()
+        config.settings.retry_schedule,
+        config.settings.retry_schedule.max_attempts()
     );
     if running.admin_key_generated {
         println!(
@@ -175,7 +157,7 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
             running.admin_key
         );
     }
-    if !config.destination.allow_private {
+    if !config.settings.allow_private_destinations {
         println!(
             "Private and loopback destinations are refused (use --allow-private-destinations for a local receiver)."
         );

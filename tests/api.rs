@@ -282,7 +282,7 @@ async fn a_tenant_has_at_most_100_subscriptions() {
 #[tokio::test]
 async fn subscriptions_without_a_timeout_get_the_configured_delivery_timeout() {
     let mut cfg = config("1s");
-    cfg.default_timeout_ms = 9000;
+    cfg.settings.delivery_timeout_ms = 9000;
     let (hl, api) = start(cfg).await;
     let created = api
         .subscribe(sub_body("https://crm.example.com/hooks"))

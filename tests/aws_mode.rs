@@ -267,7 +267,7 @@ async fn a_duplicated_sqs_message_reaches_the_receiver_with_the_same_webhook_id(
     // the same time by two invocations
     hl.hookline
         .queue
-        .send_batch(&[first[0].body.clone()])
+        .send_batch(&[hookline_core::pipeline::Job::decode(&first[0].body).unwrap()])
         .await
         .unwrap();
     let copy = receive_jobs(&hl, 1, WAIT).await;
@@ -291,14 +291,14 @@ async fn a_duplicated_sqs_message_reaches_the_receiver_with_the_same_webhook_id(
     // a copy arriving after the delivery succeeded is deleted without a request
     hl.hookline
         .queue
-        .send_batch(&[first[0].body.clone()])
+        .send_batch(&[hookline_core::pipeline::Job::decode(&first[0].body).unwrap()])
         .await
         .unwrap();
     let late = receive_jobs(&hl, 1, WAIT).await;
     assert_eq!(late.len(), 1);
     assert_eq!(
         hl.hookline.process_batch(&late).await,
-        vec![Some(hookline_core::dispatch::Disposition::Delete)]
+        vec![Some(hookline_core::pipeline::Disposition::Delete)]
     );
     assert_eq!(rx.received().len(), got.len());
     assert!(

@@ -71,7 +71,7 @@ const REFUSED_BY_DNS: &[(&str, &str)] = &[
 async fn refuses_non_public_destinations_at_creation_and_at_delivery() {
     let rx = Receiver::ok().await;
     let mut cfg = config("100ms");
-    cfg.destination.allow_private = false;
+    cfg.settings.allow_private_destinations = false;
     for (name, ip) in REFUSED_BY_DNS {
         cfg.fixed_dns
             .insert(name.to_string(), vec![ip.parse::<IpAddr>().unwrap()]);
@@ -190,7 +190,7 @@ async fn a_redirect_to_a_private_address_is_not_followed() {
 #[tokio::test]
 async fn https_only_deployments_refuse_plain_http() {
     let mut cfg = config("1s");
-    cfg.destination.require_https = true;
+    cfg.settings.require_https = true;
     let (hl, api) = start(cfg).await;
     let (status, err) = api
         .post(

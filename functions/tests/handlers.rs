@@ -30,6 +30,7 @@ async fn hookline_and_table() -> (Hookline, String) {
         &moto::unique("deliveries"),
         hookline_functions::IN_FLIGHT_VISIBILITY,
         schedule.max_receive_count(),
+        Duration::from_secs(30 * 24 * 3600),
     )
     .await
     .unwrap();
@@ -44,6 +45,7 @@ async fn hookline_and_table() -> (Hookline, String) {
             destination,
             schedule,
             default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
+            removal: hookline_core::pipeline::Removal::Hookline,
         },
     );
     (hl, table)
@@ -139,12 +141,7 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
     assert_eq!(received.load(Ordering::SeqCst), 2);
 
     let page = hl
-        .event_deliveries(
-            &admin,
-            event.id.as_str(),
-            &Default::default(),
-            &Default::default(),
-        )
+        .event_deliveries(&admin, &event.id, &Default::default(), &Default::default())
         .await
         .unwrap();
     assert_eq!(
@@ -192,7 +189,7 @@ fn filter_matches(pattern: &Value, record: &Value) -> bool {
 async fn store_failure_event(hl: &Hookline, subscription_id: &str) -> Event {
     let e = Event {
         id: EventId::generate(),
-        tenant_id: "ford-anytown".into(),
+        tenant_id: hookline_core::TenantId::parse("ford-anytown").unwrap(),
         event_type: hookline_core::event::DELIVERY_FAILED.into(),
         timestamp: hookline_core::clock::Timestamp::from_millis(1_795_736_620_000),
         data: json!({
@@ -308,7 +305,7 @@ async fn the_sweep_fans_out_events_the_stream_missed() {
     // stored 20 minutes ago and never fanned out (its stream record was lost)
     let missed = Event {
         id: EventId::generate(),
-        tenant_id: "ford-anytown".into(),
+        tenant_id: hookline_core::TenantId::parse("ford-anytown").unwrap(),
         event_type: "lead.qualified".into(),
         timestamp: hookline_core::clock::Clock::now(&hookline_core::clock::SystemClock)
             .minus(Duration::from_secs(1200)),
@@ -340,12 +337,7 @@ async fn the_sweep_fans_out_events_the_stream_missed() {
     assert_eq!(jobs.len(), 1);
     let delivery = serde_json::from_str::<Value>(&jobs[0].body).unwrap()["delivery_id"].clone();
     let page = hl
-        .event_deliveries(
-            &admin,
-            missed.id.as_str(),
-            &Default::default(),
-            &Default::default(),
-        )
+        .event_deliveries(&admin, &missed.id, &Default::default(), &Default::default())
         .await
         .unwrap();
     assert_eq!(json!(page.data[0].id), delivery);

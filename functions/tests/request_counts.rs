@@ -57,8 +57,7 @@ impl Rig {
         // as the functions are configured (`hookline_from_env`)
         let store =
             hookline_aws::DynamoStore::new(dynamo, table.clone(), Duration::from_secs(86_400));
-        let queue = hookline_aws::SqsQueue::new(sqs, urls, Duration::from_secs(30), Duration::ZERO)
-            .leave_deletes_to_event_source();
+        let queue = hookline_aws::SqsQueue::new(sqs, urls, Duration::from_secs(30), Duration::ZERO);
         let hl = hookline_functions::wire(
             store,
             queue,
@@ -69,6 +68,7 @@ impl Rig {
                 },
                 schedule,
                 default_timeout_ms: 5000,
+                removal: hookline_core::pipeline::Removal::EventSource,
             },
         );
         let router = hookline_api::router(hookline_api::ApiState {

@@ -189,8 +189,8 @@ pub fn temp_dir(tag: &str) -> std::path::PathBuf {
 pub fn config(schedule: &str) -> DevConfig {
     let mut c = DevConfig::new(temp_dir("e2e"));
     c.listen = "127.0.0.1:0".parse().unwrap();
-    c.schedule = RetrySchedule::parse(schedule).unwrap();
-    c.destination.allow_private = true;
+    c.settings.retry_schedule = RetrySchedule::parse(schedule).unwrap();
+    c.settings.allow_private_destinations = true;
     c.admin_key = Some(ADMIN_KEY.to_string());
     c
 }

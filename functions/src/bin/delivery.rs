@@ -6,7 +6,11 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     hookline_functions::init_logging();
     let config = hookline_aws::sdk_config(None).await;
-    let hookline = hookline_functions::hookline_from_env(&config, true).await?;
+    let hookline = hookline_functions::hookline_from_env(
+        &config,
+        hookline_core::pipeline::Removal::EventSource,
+    )
+    .await?;
     let hookline = &hookline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, lambda_runtime::Error>(

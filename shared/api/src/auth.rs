@@ -4,8 +4,8 @@
 use crate::ApiState;
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
+use axum::http::header;
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
 use hookline_core::access::Principal;
 use subtle::ConstantTimeEq;
 
@@ -22,22 +22,14 @@ impl FromRequestParts<ApiState> for Caller {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthorized",
-                    "send an API key as `Authorization: Bearer <key>`",
-                )
+                ApiError::unauthorized("send an API key as `Authorization: Bearer <key>`")
             })?;
         if bool::from(presented.as_bytes().ct_eq(state.admin_key.as_bytes())) {
             return Ok(Caller(Principal::Admin));
         }
         match state.hookline.authenticate_tenant_key(presented).await? {
             Some(p) => Ok(Caller(p)),
-            None => Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "the API key is not valid",
-            )),
+            None => Err(ApiError::unauthorized("the API key is not valid")),
         }
     }
 }

@@ -1,15 +1,17 @@
-//! The one mapping from core errors to HTTP responses.
+//! The one mapping from core errors to HTTP responses, and the only place an [`ApiError`] is
+//! built field by field: everything else goes through its constructors, so every error leaves
+//! with a code from [`ErrorCode`] and the same `{"error": {"code", "message"}}` shape.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use hookline_core::{Error, ErrorKind};
+use hookline_core::{Error, ErrorCode, ErrorKind};
 use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
@@ -22,13 +24,13 @@ pub struct ErrorBody {
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable code, e.g. `invalid_url`.
-    pub code: String,
+    pub code: ErrorCode,
     /// What went wrong, for people.
     pub message: String,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             status,
             code,
@@ -36,8 +38,33 @@ impl ApiError {
         }
     }
 
+    /// 400: the request cannot be read (body, JSON, query or header).
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401: no API key, or not a valid one.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, message)
+    }
+
+    /// 413: the body is over the router's limit.
+    pub fn payload_too_large(message: impl Into<String>) -> Self {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PayloadTooLarge,
+            message,
+        )
+    }
+
     pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({"error": {"code": self.code, "message": self.message}})
+        serde_json::to_value(ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message.clone(),
+            },
+        })
+        .expect("error bodies serialize")
     }
 }
 
@@ -53,19 +80,47 @@ impl From<Error> for ApiError {
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if e.kind == ErrorKind::Internal {
+            // The cause is for the logs; the caller learns only that a retry may work.
             tracing::error!(error = %e.message, "internal error answered with 500");
             return ApiError::new(status, e.code, "internal error; the request may be retried");
         }
-        ApiError {
-            status,
-            code: e.code,
-            message: e.message,
-        }
+        ApiError::new(status, e.code, e.message)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_leaves_as_its_code_and_message() {
+        let e = ApiError::unauthorized("no key");
+        assert_eq!(e.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            e.body(),
+            serde_json::json!({"error": {"code": "unauthorized", "message": "no key"}})
+        );
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let e = ApiError::from(Error::internal("disk on fire"));
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code, ErrorCode::Internal);
+        assert!(!e.message.contains("disk"));
+    }
+
+    #[test]
+    fn core_errors_keep_their_code_and_message() {
+        let e = ApiError::from(Error::not_found("subscription", "x"));
+        assert_eq!(e.status, StatusCode::NOT_FOUND);
+        assert_eq!(e.code, ErrorCode::NotFound);
+        assert_eq!(e.message, "subscription x was not found");
     }
 }

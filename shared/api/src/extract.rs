@@ -1,4 +1,5 @@
-//! Extractors that answer bad input in Hookline's error format instead of axum's plain text.
+//! Extractors that answer bad input in Hookline's error format instead of axum's plain text,
+//! so a client parses one error shape whatever part of the request was wrong.
 
 use crate::error::ApiError;
 use axum::extract::rejection::BytesRejection;
@@ -6,6 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use bytes::Bytes;
+use hookline_core::ErrorCode;
 use serde::de::DeserializeOwned;
 
 /// A JSON body: at most the router's body limit, syntactically valid, and matching `T` exactly
@@ -25,16 +27,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             BytesRejection::FailedToBufferBody(_)
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE =>
             {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    format!(
-                        "the request body is larger than {} bytes",
-                        crate::MAX_BODY_BYTES
-                    ),
-                )
+                ApiError::payload_too_large(format!(
+                    "the request body is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ))
             }
-            other => ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", other.body_text()),
+            other => ApiError::bad_request(ErrorCode::InvalidBody, other.body_text()),
         })?;
         let text: &[u8] = if raw.iter().all(u8::is_ascii_whitespace) {
             b"{}"
@@ -49,12 +47,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 fn json_error(e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
     match e.classify() {
-        Category::Syntax | Category::Eof | Category::Io => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+        Category::Syntax | Category::Eof | Category::Io => ApiError::bad_request(
+            ErrorCode::InvalidJson,
             format!("the body is not valid JSON: {e}"),
         ),
-        Category::Data => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", format!("{e}")),
+        Category::Data => ApiError::bad_request(ErrorCode::InvalidRequest, e.to_string()),
     }
 }
 
@@ -68,9 +65,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
         axum::extract::Query::<T>::try_from_uri(&parts.uri)
             .map(|axum::extract::Query(v)| QueryParams(v))
             .map_err(|e| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
+                ApiError::bad_request(
+                    ErrorCode::InvalidQuery,
                     format!("invalid query: {}", e.body_text()),
                 )
             })

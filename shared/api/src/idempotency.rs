@@ -1,13 +1,13 @@
-//! `Idempotency-Key` on creating routes: the same key with the same body within 24 hours returns
-//! the first response and creates nothing; the same key with another body is refused. The claim
-//! is an atomic write in the store, so of two concurrent duplicates exactly one runs; the other
-//! waits for its response. Keys are scoped to the caller and the route.
+//! `Idempotency-Key` on creating routes: the same key and body within 24 hours replay the first
+//! response and create nothing; another body is refused. The claim is one atomic store write, so
+//! of concurrent duplicates exactly one runs while the others wait; keys are per caller and route.
 
 use crate::ApiState;
 use crate::error::ApiError;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use hookline_core::ErrorCode;
 use hookline_core::access::Principal;
 use hookline_core::ports::Claim;
 use sha2::{Digest, Sha256};
@@ -59,9 +59,8 @@ where
     let key = match key.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= 255 => k,
         _ => {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
+            return ApiError::bad_request(
+                ErrorCode::InvalidIdempotencyKey,
                 "`Idempotency-Key` must be 1-255 printable ASCII characters",
             )
             .into_response();
@@ -82,7 +81,7 @@ where
             Ok(Claim::Existing(rec)) if rec.request_hash != hash => {
                 return ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
+                    ErrorCode::IdempotencyKeyReused,
                     "this `Idempotency-Key` was used with a different request body",
                 )
                 .into_response();
@@ -95,7 +94,7 @@ where
                 None => {
                     return ApiError::new(
                         StatusCode::CONFLICT,
-                        "idempotency_in_progress",
+                        ErrorCode::IdempotencyInProgress,
                         "a request with this `Idempotency-Key` is still being processed; retry shortly",
                     )
                     .into_response();

@@ -1,7 +1,6 @@
 //! Hookline's HTTP API: one axum router, served by `hookline dev` locally and by the API Lambda
-//! in production. Handlers parse and validate at the edge, call one core operation, and render
-//! the result; every error leaves as `{"error": {"code", "message"}}` from one place. The
-//! OpenAPI document is generated from the same handlers and served at `/v1/openapi.json`.
+//! in production, so both answer alike. Handlers parse at the edge, call one core operation and
+//! render the result; errors and the OpenAPI document (`/v1/openapi.json`) come from one place.
 
 mod auth;
 mod error;

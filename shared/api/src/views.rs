@@ -1,11 +1,12 @@
-//! What the API shows of stored things, and the request bodies that are the API's own.
+//! What the API shows of stored things: views that hide what must not leave (secrets after
+//! creation, hashes of keys) and the page shapes of listings. Request bodies live with their routes.
 
 use hookline_core::api_key::ApiKey;
 use hookline_core::clock::Timestamp;
 use hookline_core::delivery::Delivery;
-use hookline_core::ids::{ApiKeyId, SubscriptionId};
+use hookline_core::ids::{ApiKeyId, EventId, SubscriptionId};
 use hookline_core::subscription::{PayloadFormat, Subscription};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -42,7 +43,7 @@ impl SubscriptionView {
     pub fn of(s: &Subscription, with_secret: bool) -> Self {
         SubscriptionView {
             id: s.id.clone(),
-            tenant_id: s.tenant_id.clone(),
+            tenant_id: s.tenant_id.to_string(),
             url: s.url.clone(),
             event_types: s.event_types.iter().map(|p| p.as_string()).collect(),
             name: s.name.clone(),
@@ -92,7 +93,7 @@ impl ApiKeyView {
     pub fn of(k: &ApiKey, key: Option<String>) -> Self {
         ApiKeyView {
             id: k.id.clone(),
-            tenant_id: k.tenant_id.clone(),
+            tenant_id: k.tenant_id.to_string(),
             name: k.name.clone(),
             created_at: k.created_at,
             revoked_at: k.revoked_at,
@@ -109,33 +110,10 @@ pub struct ApiKeyPage {
 
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
-    pub id: hookline_core::ids::EventId,
+    pub id: EventId,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
     pub status: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewApiKey {
-    pub tenant_id: String,
-    pub name: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RotateSecret {
-    /// How long the old secret keeps signing: 0 to 604800 seconds (7 days); default 86400.
-    pub grace_period_secs: Option<u64>,
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Recover {
-    /// Re-queue failed deliveries created at or after this time.
-    pub since: Timestamp,
-    /// ...and before this time (default: now).
-    pub until: Option<Timestamp>,
 }

@@ -1,6 +1,7 @@
-//! Hookline's AWS adapters: the store port on one DynamoDB table (`dynamo`), the queue port
-//! on SQS (`sqs`) and the notifier port on SNS (`sns`). The same conformance suite that holds the embedded adapters holds these,
-//! against moto's server in tests and against AWS in production.
+//! Hookline's AWS adapters: the store traits on one DynamoDB table (`dynamo`, one file per
+//! trait, plus the table's stream records in `dynamo::stream`), the queue port on SQS (`sqs`)
+//! and the notifier port on SNS (`sns`). The conformance suite that holds the embedded adapters
+//! holds these too, against moto's server in tests and AWS in production.
 
 pub mod dynamo;
 pub mod sns;
@@ -48,6 +49,7 @@ pub async fn connect(
     queue: &str,
     visibility_timeout: std::time::Duration,
     max_receive_count: u32,
+    retention: std::time::Duration,
 ) -> hookline_core::error::Result<(DynamoStore, SqsQueue)> {
     let config = sdk_config(endpoint).await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
@@ -58,11 +60,7 @@ pub async fn connect(
     } else {
         SqsQueue::lookup(&sqs, queue).await?
     };
-    let store = DynamoStore::new(
-        dynamo,
-        table,
-        std::time::Duration::from_secs(30 * 24 * 3600),
-    );
+    let store = DynamoStore::new(dynamo, table, retention);
     let queue = SqsQueue::new(
         sqs,
         urls,

@@ -1,7 +1,8 @@
 //! The queue port on SQS. Bodies are the small job JSON (ids only). Retries are visibility
 //! changes, bounded by SQS's 12-hour limit; the dead-letter queue is a second queue, reached
 //! either by the redrive policy (after the maximum receive count) or explicitly with the reason
-//! the job was given up on as a message attribute.
+//! the job was given up on as a message attribute. Who deletes a handled message is the core's
+//! call (`pipeline::Removal`): `delete` here always deletes.
 
 use crate::sdk_error;
 use async_trait::async_trait;
@@ -11,13 +12,11 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 use hookline_core::error::{Error, Result};
-use hookline_core::ports::{DeadLetter, Queue, QueueMessage};
+use hookline_core::pipeline::Job;
+use hookline_core::ports::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
 use std::time::Duration;
 
 const REASON: &str = "hookline-reason";
-/// SQS's limits: 10 entries a batch, 12 hours of visibility.
-const BATCH: usize = 10;
-const MAX_VISIBILITY_SECS: u64 = 12 * 3600;
 /// How often a batch is re-sent with only its failed entries before giving up.
 const BATCH_TRIES: usize = 3;
 
@@ -34,13 +33,11 @@ pub struct SqsQueue {
     visibility_timeout: Duration,
     /// Long-poll wait on receive (0 to 20 s).
     wait: Duration,
-    /// Whether the SQS event source mapping deletes handled messages (see
-    /// [`SqsQueue::leave_deletes_to_event_source`]).
-    event_source_deletes: bool,
 }
 
+/// Whole seconds, rounded up (a visibility never ends early), within SQS's longest visibility.
 fn secs_ceil(d: Duration) -> i32 {
-    (d.as_millis().div_ceil(1000) as u64).min(MAX_VISIBILITY_SECS) as i32
+    (d.as_millis().div_ceil(1000) as u64).min(SQS_LIMITS.max_visibility.as_secs()) as i32
 }
 
 impl SqsQueue {
@@ -55,17 +52,7 @@ impl SqsQueue {
             urls,
             visibility_timeout,
             wait,
-            event_source_deletes: false,
         }
-    }
-
-    /// For the delivery function: Lambda's SQS event source mapping deletes every message of a
-    /// batch that the function does not report as a failure (one `DeleteMessageBatch` per
-    /// batch), so deleting a handled job here would be a second, paid request per delivery.
-    /// With this, `delete` (also after a dead letter is written) leaves it to the event source.
-    pub fn leave_deletes_to_event_source(mut self) -> Self {
-        self.event_source_deletes = true;
-        self
     }
 
     /// Creates the queue and its dead-letter queue if they do not exist (local runs and tests;
@@ -183,12 +170,16 @@ fn entry(i: usize, body: &str) -> Result<SendMessageBatchRequestEntry> {
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send_batch(&self, bodies: &[String]) -> Result<()> {
-        for chunk in bodies.chunks(BATCH) {
+    fn limits(&self) -> QueueLimits {
+        SQS_LIMITS
+    }
+
+    async fn send_batch(&self, jobs: &[Job]) -> Result<()> {
+        for chunk in jobs.chunks(self.limits().max_batch) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, b)| entry(i, b))
+                .map(|(i, job)| entry(i, &job.encode()))
                 .collect::<Result<Vec<_>>>()?;
             self.send_entries(&self.urls.queue, entries).await?;
         }
@@ -200,7 +191,7 @@ impl Queue for SqsQueue {
             .client
             .receive_message()
             .queue_url(&self.urls.queue)
-            .max_number_of_messages(max.clamp(1, BATCH) as i32)
+            .max_number_of_messages(max.clamp(1, self.limits().max_batch) as i32)
             .visibility_timeout(secs_ceil(self.visibility_timeout))
             .wait_time_seconds(self.wait.as_secs().min(20) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
@@ -223,10 +214,8 @@ impl Queue for SqsQueue {
             .collect())
     }
 
+    /// SQS accepts a receipt of an already-deleted message, so a repeated delete succeeds.
     async fn delete(&self, receipt: &str) -> Result<()> {
-        if self.event_source_deletes {
-            return Ok(());
-        }
         self.client
             .delete_message()
             .queue_url(&self.urls.queue)
@@ -249,7 +238,9 @@ impl Queue for SqsQueue {
             .map_err(|e| sdk_error("sqs", e))
     }
 
-    async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()> {
+    /// Only writes the dead letter: the original is removed by whoever settles it (`delete`, or
+    /// Lambda's event source), so the message is never lost between the two writes.
+    async fn dead_letter(&self, _message: &QueueMessage, body: &str, reason: &str) -> Result<()> {
         let reason_attr = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(reason)
@@ -262,8 +253,8 @@ impl Queue for SqsQueue {
             .message_attributes(REASON, reason_attr)
             .send()
             .await
-            .map_err(|e| sdk_error("sqs", e))?;
-        self.delete(&message.receipt).await
+            .map(drop)
+            .map_err(|e| sdk_error("sqs", e))
     }
 
     /// Peeks at the dead-letter queue (visibility 0: nothing is hidden or consumed).
@@ -272,7 +263,7 @@ impl Queue for SqsQueue {
             .client
             .receive_message()
             .queue_url(&self.urls.dead_letter)
-            .max_number_of_messages(limit.clamp(1, BATCH) as i32)
+            .max_number_of_messages(limit.clamp(1, self.limits().max_batch) as i32)
             .visibility_timeout(0)
             .message_attribute_names("All")
             .send()

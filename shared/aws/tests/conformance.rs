@@ -1,20 +1,16 @@
 //! The ports' conformance suite against DynamoDB and SQS, with the real AWS SDK talking to
-//! moto's server on loopback. `tests/run.sh` starts moto and sets HOOKLINE_TEST_AWS_ENDPOINT.
+//! moto's server on loopback: the one `HOOKLINE_TEST_AWS_ENDPOINT` names (`tests/run.sh` starts
+//! it), else one the conformance crate starts for this process.
 
 use hookline_aws::{DynamoStore, SqsQueue, sdk_config};
+use hookline_conformance::moto::{endpoint, unique};
 use hookline_conformance::queue::QueueSpec;
 use std::time::Duration;
-
-fn endpoint() -> String {
-    std::env::var("HOOKLINE_TEST_AWS_ENDPOINT").expect(
-        "HOOKLINE_TEST_AWS_ENDPOINT is not set: run `bash tests/run.sh`, which starts moto's server",
-    )
-}
 
 async fn store() -> DynamoStore {
     let config = sdk_config(Some(&endpoint())).await;
     let client = aws_sdk_dynamodb::Client::new(&config);
-    let table = format!("hookline-{}", ulid::Ulid::new());
+    let table = unique("hookline");
     DynamoStore::ensure_table(&client, &table)
         .await
         .expect("create table on moto");
@@ -24,7 +20,7 @@ async fn store() -> DynamoStore {
 async fn queue(spec: QueueSpec) -> SqsQueue {
     let config = sdk_config(Some(&endpoint())).await;
     let client = aws_sdk_sqs::Client::new(&config);
-    let name = format!("deliveries-{}", ulid::Ulid::new());
+    let name = unique("deliveries");
     let urls = SqsQueue::ensure(
         &client,
         &name,

@@ -1,8 +1,11 @@
-//! Test fixtures on moto's server (started by `tests/run.sh`, which sets
-//! `HOOKLINE_TEST_AWS_ENDPOINT`): the endpoint, unique resource names, and an SNS topic with an
-//! SQS queue subscribed to it, to read what was published; SDK clients that count the requests
-//! they send.
+//! Test fixtures on moto's server: the endpoint (the one `tests/run.sh` starts, named by
+//! `HOOKLINE_TEST_AWS_ENDPOINT`, else one started for this process), unique resource names, an
+//! SNS topic with an SQS queue subscribed to it to read what was published, and SDK clients that
+//! count the requests they send.
 
+mod server;
+
+use aws_sdk_dynamodb::config::Credentials;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -11,14 +14,78 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// moto's endpoint; panics with the way to get one when the tests run without it.
+/// The moto this process talks to, and the account settings every SDK client uses with it.
+struct Moto {
+    endpoint: String,
+    region: String,
+    access_key_id: String,
+    secret_access_key: String,
+    /// Only when this process started the server; kept so that it lives as long as we do.
+    _server: Option<server::Server>,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+
+/// The dummy account moto is used with, set in the environment where unset.
+const DEFAULT_ENV: [(&str, &str); 4] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
+fn moto() -> &'static Moto {
+    MOTO.get_or_init(|| {
+        set_default_env();
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let (endpoint, server) = match env("HOOKLINE_TEST_AWS_ENDPOINT") {
+            Some(endpoint) => (endpoint, None),
+            None => {
+                let server = server::start().unwrap_or_else(|why| {
+                    panic!(
+                        "cannot start moto's server for the AWS tests ({why}); \
+                         set HOOKLINE_TEST_AWS_ENDPOINT to use one already running"
+                    )
+                });
+                (server.endpoint.clone(), Some(server))
+            }
+        };
+        Moto {
+            endpoint,
+            region: env("AWS_REGION")
+                .or_else(|| env("AWS_DEFAULT_REGION"))
+                .expect("set above"),
+            access_key_id: env("AWS_ACCESS_KEY_ID").expect("set above"),
+            secret_access_key: env("AWS_SECRET_ACCESS_KEY").expect("set above"),
+            _server: server,
+        }
+    })
+}
+
+/// Tests that build their SDK config with `hookline_aws::sdk_config` read the account from the
+/// environment, so it must be there; values already set (by `tests/run.sh`, or a developer) win.
+fn set_default_env() {
+    let unset = |name: &str| std::env::var_os(name).is_none_or(|v| v.is_empty());
+    for (name, value) in DEFAULT_ENV {
+        let region_given = name == "AWS_REGION" && !unset("AWS_DEFAULT_REGION");
+        if unset(name) && !region_given {
+            // SAFETY: `set_var` races only with environment reads that bypass std's own lock,
+            // that is C code calling `getenv` on another thread. Here the other threads are
+            // test threads, whose reads go through std (the SDK's included); C readers such as
+            // a DNS lookup in a concurrent test are the remaining risk, accepted for test
+            // fixtures. It runs once, before this process starts any SDK client or server.
+            unsafe { std::env::set_var(name, value) };
+        }
+    }
+}
+
+/// moto's endpoint: `HOOKLINE_TEST_AWS_ENDPOINT` when set, else a server started (and moto
+/// installed into `target/pytools`, or `HOOKLINE_PYTOOLS`) on first use by this process.
 pub fn endpoint() -> String {
-    std::env::var("HOOKLINE_TEST_AWS_ENDPOINT").expect(
-        "HOOKLINE_TEST_AWS_ENDPOINT is not set: run `bash tests/run.sh`, which starts moto's server",
-    )
+    moto().endpoint.clone()
 }
 
 /// A name no other test uses (tests share one moto server).
@@ -26,9 +93,20 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", ulid::Ulid::new().to_string().to_lowercase())
 }
 
+/// An SDK config for moto, with the region and dummy credentials given outright so that no
+/// profile or instance metadata lookup can pick others.
 pub async fn sdk_config() -> aws_config::SdkConfig {
+    let moto = moto();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint())
+        .endpoint_url(&moto.endpoint)
+        .region(aws_config::Region::new(moto.region.clone()))
+        .credentials_provider(Credentials::new(
+            &moto.access_key_id,
+            &moto.secret_access_key,
+            None,
+            None,
+            "moto",
+        ))
         .load()
         .await
 }
@@ -197,4 +275,29 @@ pub async fn counted_clients(
         aws_sdk_sqs::Client::from_conf(sqs),
         aws_sdk_sns::Client::from_conf(sns),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `HOOKLINE_TEST_AWS_ENDPOINT` this starts (and may first install) moto; run it
+    /// with `env -u HOOKLINE_TEST_AWS_ENDPOINT` to test that path.
+    #[tokio::test]
+    async fn the_endpoint_answers_with_or_without_a_server_given() {
+        let endpoint = endpoint();
+        let port = endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.trim_end_matches('/').parse().ok())
+            .expect("the endpoint ends with a port");
+        assert!(server::answers(port), "{endpoint}/moto-api/ answers");
+        assert_eq!(endpoint, super::endpoint(), "one server per process");
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+        dynamo
+            .list_tables()
+            .send()
+            .await
+            .expect("the SDK reaches moto with the configured account");
+    }
 }

@@ -1,6 +1,9 @@
-//! Queue checks. Durations are whole seconds so the same checks hold on SQS.
+//! Checks of `Queue`, the SQS semantics the delivery pipeline relies on: visibility, receive
+//! counts, redrive and dead letters. Durations are whole seconds so the same checks hold on SQS.
 
-use hookline_core::ports::Queue;
+use hookline_core::ids::DeliveryId;
+use hookline_core::pipeline::Job;
+use hookline_core::ports::{Queue, QueueMessage};
 use std::time::Duration;
 
 /// What a check needs from the queue it is given.
@@ -10,6 +13,8 @@ pub struct QueueSpec {
     pub max_receive_count: u32,
 }
 
+/// The queue settings for one check, by its name: only the redrive check needs a low maximum
+/// receive count, and the others must not hit it.
 pub fn spec_for(check: &str) -> QueueSpec {
     let max_receive_count = if check == "redrive_after_max_receive_count" {
         2
@@ -22,10 +27,32 @@ pub fn spec_for(check: &str) -> QueueSpec {
     }
 }
 
-fn bodies(n: usize) -> Vec<String> {
+fn jobs(n: usize) -> Vec<Job> {
     (0..n)
-        .map(|i| format!(r#"{{"delivery_id":"dlv_{i}"}}"#))
+        .map(|_| Job::deliver(DeliveryId::generate()))
         .collect()
+}
+
+/// Sends in chunks of the queue's batch limit, as the core does.
+async fn send(q: &dyn Queue, jobs: &[Job]) {
+    for chunk in jobs.chunks(q.limits().max_batch) {
+        q.send_batch(chunk).await.unwrap();
+    }
+}
+
+/// The jobs the messages carry, in a fixed order (queues need not keep the sending order).
+fn decoded(messages: &[QueueMessage]) -> Vec<Job> {
+    sorted(
+        messages
+            .iter()
+            .map(|m| Job::decode(&m.body).expect("a message body is a job's encoding"))
+            .collect(),
+    )
+}
+
+fn sorted(mut jobs: Vec<Job>) -> Vec<Job> {
+    jobs.sort_by(|a, b| a.delivery_id.cmp(&b.delivery_id));
+    jobs
 }
 
 async fn settle() {
@@ -33,144 +60,175 @@ async fn settle() {
     tokio::time::sleep(Duration::from_millis(1_300)).await;
 }
 
-pub async fn sent_messages_are_received_once_while_hidden(q: &dyn Queue) {
-    q.send_batch(&bodies(3)).await.unwrap();
-    let got = q.receive(10).await.unwrap();
-    assert_eq!(got.len(), 3);
-    assert!(got.iter().all(|m| m.receive_count == 1));
-    let mut seen: Vec<_> = got.iter().map(|m| m.body.clone()).collect();
-    seen.sort();
-    assert_eq!(seen, bodies(3));
-    assert!(
-        q.receive(10).await.unwrap().is_empty(),
-        "received messages are hidden"
-    );
-    for m in &got {
-        q.delete(&m.receipt).await.unwrap();
-    }
-    settle().await;
-    assert!(
-        q.receive(10).await.unwrap().is_empty(),
-        "deleted messages never return"
-    );
-}
+checks! {
+    list for_each_queue_check in queue;
 
-pub async fn undeleted_message_returns_after_visibility_timeout(q: &dyn Queue) {
-    q.send_batch(&bodies(1)).await.unwrap();
-    let first = q.receive(1).await.unwrap();
-    assert_eq!(first.len(), 1);
-    settle().await;
-    let again = q.receive(1).await.unwrap();
-    assert_eq!(again.len(), 1, "an undeleted message comes back");
-    assert_eq!(again[0].id, first[0].id);
-    assert_eq!(again[0].receive_count, 2);
-    assert_ne!(
-        again[0].receipt, first[0].receipt,
-        "each receive has its own receipt"
-    );
-}
-
-pub async fn change_visibility_hides_and_reveals(q: &dyn Queue) {
-    q.send_batch(&bodies(2)).await.unwrap();
-    let got = q.receive(2).await.unwrap();
-    q.change_visibility(&got[0].receipt, Duration::ZERO)
-        .await
-        .unwrap();
-    q.change_visibility(&got[1].receipt, Duration::from_secs(5))
-        .await
-        .unwrap();
-    let now = q.receive(10).await.unwrap();
-    assert_eq!(
-        now.len(),
-        1,
-        "visibility 0 makes a message receivable at once"
-    );
-    assert_eq!(now[0].id, got[0].id);
-    settle().await;
-    let later: Vec<_> = q
-        .receive(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|m| m.id)
-        .collect();
-    assert!(
-        !later.contains(&got[1].id),
-        "a longer visibility keeps the message hidden"
-    );
-}
-
-/// A redelivered message is deleted with the receipt of its latest receive. (What an older
-/// receipt does is left open, as SQS leaves it: the core never relies on it.)
-pub async fn redelivered_message_is_deleted_with_its_latest_receipt(q: &dyn Queue) {
-    q.send_batch(&bodies(1)).await.unwrap();
-    let first = q.receive(1).await.unwrap().remove(0);
-    settle().await;
-    let second = q.receive(1).await.unwrap().remove(0);
-    assert_eq!(second.id, first.id);
-    q.delete(&second.receipt).await.unwrap();
-    settle().await;
-    assert!(q.receive(1).await.unwrap().is_empty(), "deleted for good");
-}
-
-pub async fn batch_receive_honours_max(q: &dyn Queue) {
-    q.send_batch(&bodies(25)).await.unwrap();
-    let mut total = 0;
-    for _ in 0..10 {
+    pub async fn sent_messages_are_received_once_while_hidden(q: &dyn Queue) {
+        let sent = jobs(3);
+        send(q, &sent).await;
         let got = q.receive(10).await.unwrap();
-        assert!(got.len() <= 10);
-        total += got.len();
+        assert_eq!(got.len(), 3);
+        assert!(got.iter().all(|m| m.receive_count == 1));
+        assert_eq!(decoded(&got), sorted(sent), "each job arrives as sent");
+        assert!(
+            q.receive(10).await.unwrap().is_empty(),
+            "received messages are hidden"
+        );
         for m in &got {
             q.delete(&m.receipt).await.unwrap();
         }
-        if total == 25 {
-            break;
-        }
+        settle().await;
+        assert!(
+            q.receive(10).await.unwrap().is_empty(),
+            "deleted messages never return"
+        );
     }
-    assert_eq!(total, 25);
-}
 
-pub async fn redrive_after_max_receive_count(q: &dyn Queue) {
-    // max receive count 2: two receives, then the message moves to the DLQ
-    q.send_batch(&bodies(1)).await.unwrap();
-    assert_eq!(q.receive(1).await.unwrap().len(), 1);
-    settle().await;
-    assert_eq!(q.receive(1).await.unwrap()[0].receive_count, 2);
-    settle().await;
-    assert!(
-        q.receive(1).await.unwrap().is_empty(),
-        "a third receive redrives instead"
-    );
-    let dlq = q.list_dead_letters(10).await.unwrap();
-    assert_eq!(dlq.len(), 1);
-    assert_eq!(dlq[0].body, bodies(1)[0]);
-}
+    pub async fn undeleted_message_returns_after_visibility_timeout(q: &dyn Queue) {
+        send(q, &jobs(1)).await;
+        let first = q.receive(1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        settle().await;
+        let again = q.receive(1).await.unwrap();
+        assert_eq!(again.len(), 1, "an undeleted message comes back");
+        assert_eq!(again[0].id, first[0].id);
+        assert_eq!(again[0].receive_count, 2);
+        assert_ne!(
+            again[0].receipt, first[0].receipt,
+            "each receive has its own receipt"
+        );
+    }
 
-pub async fn dead_letter_records_the_reason(q: &dyn Queue) {
-    q.send_batch(&bodies(2)).await.unwrap();
-    let got = q.receive(2).await.unwrap();
-    let redrive_body = r#"{"delivery_id":"dlv_0","reopen":true}"#;
-    q.dead_letter(
-        &got[0],
-        redrive_body,
-        "gave up after 8 attempts; last error: HTTP 500",
-    )
-    .await
-    .unwrap();
-    let dlq = q.list_dead_letters(10).await.unwrap();
-    assert_eq!(dlq.len(), 1);
-    assert_eq!(
-        dlq[0].body, redrive_body,
-        "the dead letter carries the body to redrive"
-    );
-    assert_eq!(
-        dlq[0].reason,
-        "gave up after 8 attempts; last error: HTTP 500"
-    );
-    q.change_visibility(&got[1].receipt, Duration::ZERO)
-        .await
-        .unwrap();
-    let rest = q.receive(10).await.unwrap();
-    assert_eq!(rest.len(), 1, "the dead-lettered message left the queue");
-    assert_eq!(rest[0].id, got[1].id);
+    pub async fn change_visibility_hides_and_reveals(q: &dyn Queue) {
+        send(q, &jobs(2)).await;
+        let got = q.receive(2).await.unwrap();
+        q.change_visibility(&got[0].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+        q.change_visibility(&got[1].receipt, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let now = q.receive(10).await.unwrap();
+        assert_eq!(
+            now.len(),
+            1,
+            "visibility 0 makes a message receivable at once"
+        );
+        assert_eq!(now[0].id, got[0].id);
+        settle().await;
+        let later: Vec<_> = q
+            .receive(10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
+        assert!(
+            !later.contains(&got[1].id),
+            "a longer visibility keeps the message hidden"
+        );
+    }
+
+    /// A redelivered message is deleted with the receipt of its latest receive. (What an older
+    /// receipt does is left open, as SQS leaves it: the core never relies on it.)
+    pub async fn redelivered_message_is_deleted_with_its_latest_receipt(q: &dyn Queue) {
+        send(q, &jobs(1)).await;
+        let first = q.receive(1).await.unwrap().remove(0);
+        settle().await;
+        let second = q.receive(1).await.unwrap().remove(0);
+        assert_eq!(second.id, first.id);
+        q.delete(&second.receipt).await.unwrap();
+        settle().await;
+        assert!(q.receive(1).await.unwrap().is_empty(), "deleted for good");
+    }
+
+    pub async fn batch_receive_honours_max(q: &dyn Queue) {
+        let sent = jobs(25);
+        send(q, &sent).await;
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            let batch = q.receive(10).await.unwrap();
+            assert!(batch.len() <= 10);
+            for m in &batch {
+                q.delete(&m.receipt).await.unwrap();
+            }
+            got.extend(batch);
+            if got.len() == 25 {
+                break;
+            }
+        }
+        assert_eq!(decoded(&got), sorted(sent), "every job arrives once");
+    }
+
+    /// The core sends in chunks of `max_batch`, so a full chunk must go in one call.
+    pub async fn declared_limits_allow_a_full_batch(q: &dyn Queue) {
+        let limits = q.limits();
+        assert!(limits.max_batch >= 1, "a batch holds at least one job");
+        assert!(
+            limits.max_visibility >= Duration::from_secs(1),
+            "a message can be hidden for the shortest backoff"
+        );
+        let sent = jobs(limits.max_batch);
+        q.send_batch(&sent).await.unwrap();
+        let mut got = Vec::new();
+        for _ in 0..10 {
+            got.extend(q.receive(limits.max_batch).await.unwrap());
+            if got.len() >= sent.len() {
+                break;
+            }
+        }
+        assert_eq!(decoded(&got), sorted(sent), "the whole batch arrives");
+    }
+
+    pub async fn redrive_after_max_receive_count(q: &dyn Queue) {
+        // max receive count 2: two receives, then the message moves to the DLQ
+        let sent = jobs(1);
+        send(q, &sent).await;
+        assert_eq!(q.receive(1).await.unwrap().len(), 1);
+        settle().await;
+        assert_eq!(q.receive(1).await.unwrap()[0].receive_count, 2);
+        settle().await;
+        assert!(
+            q.receive(1).await.unwrap().is_empty(),
+            "a third receive redrives instead"
+        );
+        let dlq = q.list_dead_letters(10).await.unwrap();
+        assert_eq!(dlq.len(), 1);
+        assert_eq!(Job::decode(&dlq[0].body).as_ref(), sent.first());
+    }
+
+    /// `dead_letter` only has to put the body on the dead-letter queue; the core deletes the
+    /// original after it, which must succeed whether or not the adapter already removed it.
+    pub async fn dead_letter_records_the_reason(q: &dyn Queue) {
+        send(q, &jobs(2)).await;
+        let got = q.receive(2).await.unwrap();
+        let job = Job::decode(&got[0].body).unwrap();
+        let reason = "gave up after 8 attempts; last error: HTTP 500";
+        q.dead_letter(&got[0], &Job::dead_letter_body(&got[0].body), reason)
+            .await
+            .unwrap();
+        q.delete(&got[0].receipt).await.unwrap();
+        let dlq = q.list_dead_letters(10).await.unwrap();
+        assert_eq!(dlq.len(), 1);
+        assert_eq!(
+            Job::decode(&dlq[0].body),
+            Some(Job::reopen(job.delivery_id)),
+            "the dead letter carries the body to redrive"
+        );
+        assert_eq!(dlq[0].reason, reason);
+        q.change_visibility(&got[1].receipt, Duration::ZERO)
+            .await
+            .unwrap();
+        let rest = q.receive(10).await.unwrap();
+        assert_eq!(rest.len(), 1, "the dead-lettered message left the queue");
+        assert_eq!(rest[0].id, got[1].id);
+        settle().await;
+        assert!(
+            q.receive(10).await.unwrap().iter().all(|m| m.id != got[0].id),
+            "the dead-lettered message never returns"
+        );
+        q.delete(&got[0].receipt)
+            .await
+            .expect("deleting a message already removed succeeds");
+    }
 }

@@ -2,29 +2,30 @@
 //! its own tenant only, and anything of another tenant is "not found" to it, never "forbidden",
 //! so a tenant cannot even learn that another tenant's id exists.
 
+use crate::error::ErrorCode;
 use crate::error::{Error, Result};
-use crate::event::validate_tenant_id;
+use crate::tenant::TenantId;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Admin,
-    Tenant(String),
+    Tenant(TenantId),
 }
 
 impl Principal {
     /// The tenant a new resource belongs to: a tenant key implies its own (and refuses any
     /// other); the admin key must name one.
-    pub fn tenant_for(&self, given: Option<String>) -> Result<String> {
+    pub fn tenant_for(&self, given: Option<String>) -> Result<TenantId> {
         match (self, given) {
-            (Principal::Admin, Some(t)) => validate_tenant_id(&t).map(|_| t),
+            (Principal::Admin, Some(t)) => TenantId::parse(t),
             (Principal::Admin, None) => Err(Error::invalid(
-                "missing_tenant_id",
+                ErrorCode::MissingTenantId,
                 "`tenant_id` is required with the admin key",
             )),
             (Principal::Tenant(own), None) => Ok(own.clone()),
-            (Principal::Tenant(own), Some(t)) if &t == own => Ok(t),
+            (Principal::Tenant(own), Some(t)) if own == t.as_str() => Ok(own.clone()),
             (Principal::Tenant(_), Some(_)) => Err(Error::invalid(
-                "tenant_mismatch",
+                ErrorCode::TenantMismatch,
                 "`tenant_id` differs from the tenant of this API key",
             )),
         }
@@ -32,12 +33,12 @@ impl Principal {
 
     /// Which tenant a listing covers: any (or the named one) for the admin; always its own for
     /// a tenant key.
-    pub fn list_scope(&self, requested: Option<&str>) -> Result<Option<String>> {
+    pub fn list_scope(&self, requested: Option<&str>) -> Result<Option<TenantId>> {
         match self {
-            Principal::Admin => Ok(requested.map(str::to_string)),
+            Principal::Admin => requested.map(TenantId::parse).transpose(),
             Principal::Tenant(own) => match requested {
-                Some(t) if t != own => Err(Error::invalid(
-                    "tenant_mismatch",
+                Some(t) if own != t => Err(Error::invalid(
+                    ErrorCode::TenantMismatch,
                     "`tenant_id` differs from the tenant of this API key",
                 )),
                 _ => Ok(Some(own.clone())),
@@ -57,7 +58,7 @@ impl Principal {
             Principal::Admin => Ok(()),
             Principal::Tenant(_) => Err(Error {
                 kind: crate::error::ErrorKind::Forbidden,
-                code: "admin_only",
+                code: ErrorCode::AdminOnly,
                 message: "this route needs the admin key".into(),
             }),
         }
@@ -70,14 +71,14 @@ mod tests {
 
     #[test]
     fn tenant_keys_imply_their_tenant_and_refuse_others() {
-        let t = Principal::Tenant("dealer-1".into());
+        let t = Principal::Tenant(TenantId::parse("dealer-1").unwrap());
         assert_eq!(t.tenant_for(None).unwrap(), "dealer-1");
         assert_eq!(t.tenant_for(Some("dealer-1".into())).unwrap(), "dealer-1");
         assert_eq!(
             t.tenant_for(Some("dealer-2".into())).unwrap_err().code,
             "tenant_mismatch"
         );
-        assert_eq!(t.list_scope(None).unwrap().as_deref(), Some("dealer-1"));
+        assert_eq!(t.list_scope(None).unwrap().unwrap(), "dealer-1");
         assert!(t.list_scope(Some("dealer-2")).is_err());
         assert!(!t.sees("dealer-2"));
         assert!(t.require_admin().is_err());

@@ -4,6 +4,7 @@
 
 use crate::clock::Timestamp;
 use crate::ids::{ApiKeyId, new_ulid};
+use crate::tenant::TenantId;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -13,7 +14,7 @@ const KEY_PREFIX: &str = "hk_";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: ApiKeyId,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     pub name: Option<String>,
     /// Hex SHA-256 of the whole key.
     #[serde(skip_serializing)]
@@ -27,7 +28,7 @@ pub fn hash(key: &str) -> String {
 }
 
 /// Makes a key for a tenant: the record to store and the key to show once.
-pub fn generate(tenant_id: String, name: Option<String>, now: Timestamp) -> (ApiKey, String) {
+pub fn generate(tenant_id: TenantId, name: Option<String>, now: Timestamp) -> (ApiKey, String) {
     let ulid = new_ulid();
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
@@ -66,7 +67,11 @@ mod tests {
 
     #[test]
     fn a_key_names_its_id_and_matches_only_itself() {
-        let (record, key) = generate("dealer-1".into(), None, Timestamp(0));
+        let (record, key) = generate(
+            crate::TenantId::parse("dealer-1").unwrap(),
+            None,
+            Timestamp(0),
+        );
         assert_eq!(claimed_id(&key), Some(record.id.clone()));
         assert!(matches(&record, &key));
         let mut wrong = key.clone();
@@ -83,7 +88,11 @@ mod tests {
 
     #[test]
     fn revoked_keys_match_nothing() {
-        let (mut record, key) = generate("dealer-1".into(), Some("CRM sync".into()), Timestamp(0));
+        let (mut record, key) = generate(
+            crate::TenantId::parse("dealer-1").unwrap(),
+            Some("CRM sync".into()),
+            Timestamp(0),
+        );
         record.revoked_at = Some(Timestamp(1));
         assert!(!matches(&record, &key));
     }

@@ -7,15 +7,6 @@ use serde::{Deserialize, Serialize};
 
 /// How much of a receiver's response body is kept per attempt.
 pub const RESPONSE_BODY_LIMIT: usize = 1024;
-/// Attempts one delivery may have in all, across recovery rounds, redrives and manual retries.
-/// An attempt is stored with at most a 1 KiB response excerpt, so a delivery stays far below
-/// DynamoDB's 400 KB item limit; a longer history would make the record unwritable.
-pub const MAX_ATTEMPTS_PER_DELIVERY: usize = 100;
-
-/// Why a delivery at [`MAX_ATTEMPTS_PER_DELIVERY`] gets no further attempt.
-pub fn attempt_limit_reason() -> String {
-    format!("the delivery reached its limit of {MAX_ATTEMPTS_PER_DELIVERY} attempts")
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -65,7 +56,7 @@ pub struct Delivery {
     pub id: DeliveryId,
     pub event_id: EventId,
     pub subscription_id: SubscriptionId,
-    pub tenant_id: String,
+    pub tenant_id: crate::tenant::TenantId,
     pub event_type: String,
     pub status: DeliveryStatus,
     pub created_at: Timestamp,
@@ -124,16 +115,6 @@ pub struct DeliveryUpdate {
     pub failure_reason: Option<String>,
     /// Starts a new round of attempts (a recovered delivery) at this many prior attempts.
     pub attempt_base: Option<u32>,
-}
-
-/// A queue message: which delivery to attempt. Bodies carry ids only; the attempt count lives in
-/// the store, so a redelivered message never skews it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Job {
-    pub delivery_id: DeliveryId,
-    /// Set by recovery and redrive: a failed delivery gets a new round of attempts.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub reopen: bool,
 }
 
 /// Keeps the first bytes of a response body, cut on a character boundary.

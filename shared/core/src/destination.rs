@@ -3,6 +3,7 @@
 //! literals and `localhost`) and again on every attempt for each address DNS returns (the sender
 //! connects only to an address that passed this check).
 
+use crate::error::ErrorCode;
 use crate::error::{Error, Result};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ impl DestinationPolicy {
 
 pub fn not_allowed(what: &str) -> Error {
     Error::invalid(
-        "destination_not_allowed",
+        ErrorCode::DestinationNotAllowed,
         format!("{what} is not a public address; Hookline only delivers to public destinations"),
     )
 }

@@ -20,17 +20,99 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// Defines [`ErrorCode`]: one variant per stable code, its string, and the list of all.
+macro_rules! error_codes {
+    ($($variant:ident => $code:literal,)*) => {
+        /// Every machine-readable code Hookline answers with, in one place. The OpenAPI document
+        /// lists them as the values of `error.code`; they never change meaning once released.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AdminOnly => "admin_only",
+    AttemptLimitReached => "attempt_limit_reached",
+    DestinationNotAllowed => "destination_not_allowed",
+    IdempotencyInProgress => "idempotency_in_progress",
+    IdempotencyKeyReused => "idempotency_key_reused",
+    Internal => "internal",
+    InvalidAttribute => "invalid_attribute",
+    InvalidBody => "invalid_body",
+    InvalidCursor => "invalid_cursor",
+    InvalidData => "invalid_data",
+    InvalidEventType => "invalid_event_type",
+    InvalidEventTypes => "invalid_event_types",
+    InvalidFilter => "invalid_filter",
+    InvalidGracePeriod => "invalid_grace_period",
+    InvalidHeader => "invalid_header",
+    InvalidIdempotencyKey => "invalid_idempotency_key",
+    InvalidJson => "invalid_json",
+    InvalidLimit => "invalid_limit",
+    InvalidQuery => "invalid_query",
+    InvalidRequest => "invalid_request",
+    InvalidRetrySchedule => "invalid_retry_schedule",
+    InvalidTenantId => "invalid_tenant_id",
+    InvalidText => "invalid_text",
+    InvalidTimeout => "invalid_timeout",
+    InvalidUrl => "invalid_url",
+    InvalidWindow => "invalid_window",
+    MethodNotAllowed => "method_not_allowed",
+    MissingTenantId => "missing_tenant_id",
+    NotFound => "not_found",
+    PayloadTooLarge => "payload_too_large",
+    ReservedEventType => "reserved_event_type",
+    ReservedHeader => "reserved_header",
+    RouteNotFound => "route_not_found",
+    SubscriptionDeleted => "subscription_deleted",
+    TenantMismatch => "tenant_mismatch",
+    TooManyAttributes => "too_many_attributes",
+    TooManySubscriptions => "too_many_subscriptions",
+    Unauthorized => "unauthorized",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ErrorCode {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for ErrorCode {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct Error {
     pub kind: ErrorKind,
     /// Stable, machine-readable code such as `invalid_url`.
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl Error {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::Invalid,
             code,
@@ -40,31 +122,64 @@ impl Error {
     pub fn not_found(what: &str, id: &str) -> Self {
         Error {
             kind: ErrorKind::NotFound,
-            code: "not_found",
+            code: ErrorCode::NotFound,
             message: format!("{what} {id} was not found"),
         }
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::Unauthorized,
-            code: "unauthorized",
+            code: ErrorCode::Unauthorized,
             message: message.into(),
         }
     }
     pub fn too_large(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::TooLarge,
-            code: "payload_too_large",
+            code: ErrorCode::PayloadTooLarge,
+            message: message.into(),
+        }
+    }
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::Conflict,
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            kind: ErrorKind::Forbidden,
+            code,
             message: message.into(),
         }
     }
     pub fn internal(message: impl Into<String>) -> Self {
         Error {
             kind: ErrorKind::Internal,
-            code: "internal",
+            code: ErrorCode::Internal,
             message: message.into(),
         }
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case_and_serialize_as_themselves() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "{code} twice");
+            assert!(
+                code.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_')
+            );
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+        }
+    }
+}

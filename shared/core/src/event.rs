@@ -2,8 +2,9 @@
 //! subscription of its tenant.
 
 use crate::clock::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::ids::EventId;
+use crate::tenant::TenantId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -24,14 +25,13 @@ pub fn reserved_namespace(event_type: &str) -> Option<&'static str> {
 }
 
 pub const MAX_TYPE_LEN: usize = 128;
-pub const MAX_TENANT_LEN: usize = 128;
 pub const MAX_ATTRIBUTES: usize = 20;
 pub const MAX_ATTRIBUTE_LEN: usize = 256;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: EventId,
-    pub tenant_id: String,
+    pub tenant_id: TenantId,
     #[serde(rename = "type")]
     pub event_type: String,
     pub timestamp: Timestamp,
@@ -60,12 +60,11 @@ pub struct NewEvent {
 impl NewEvent {
     /// Validates and stamps a producer's event for `tenant_id` (resolved from the caller).
     /// Producers may not send events in Hookline's reserved namespaces.
-    pub fn into_event(self, tenant_id: String, now: Timestamp) -> Result<Event> {
-        validate_tenant_id(&tenant_id)?;
+    pub fn into_event(self, tenant_id: TenantId, now: Timestamp) -> Result<Event> {
         validate_event_type(&self.event_type)?;
         if let Some(ns) = reserved_namespace(&self.event_type) {
             return Err(Error::invalid(
-                "reserved_event_type",
+                ErrorCode::ReservedEventType,
                 format!("event types starting with `{ns}` are reserved for Hookline's own events"),
             ));
         }
@@ -73,7 +72,7 @@ impl NewEvent {
             serde_json::Value::Object(map) => map,
             _ => {
                 return Err(Error::invalid(
-                    "invalid_data",
+                    ErrorCode::InvalidData,
                     "`data` must be a JSON object",
                 ));
             }
@@ -90,23 +89,6 @@ impl NewEvent {
     }
 }
 
-pub fn validate_tenant_id(t: &str) -> Result<()> {
-    let ok = !t.is_empty()
-        && t.len() <= MAX_TENANT_LEN
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            "invalid_tenant_id",
-            format!(
-                "`tenant_id` must be 1-{MAX_TENANT_LEN} characters of letters, digits, `-`, `_`, `.` or `:`"
-            ),
-        ))
-    }
-}
-
 fn is_segment(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
@@ -119,7 +101,7 @@ pub fn validate_event_type(t: &str) -> Result<()> {
         Ok(())
     } else {
         Err(Error::invalid(
-            "invalid_event_type",
+            ErrorCode::InvalidEventType,
             format!(
                 "event type `{}` must be up to {MAX_TYPE_LEN} characters of dot-separated segments of letters, digits, `_` or `-` (e.g. `lead.qualified`)",
                 truncate(t, 80)
@@ -131,14 +113,14 @@ pub fn validate_event_type(t: &str) -> Result<()> {
 fn validate_attributes(attrs: &BTreeMap<String, String>) -> Result<()> {
     if attrs.len() > MAX_ATTRIBUTES {
         return Err(Error::invalid(
-            "too_many_attributes",
+            ErrorCode::TooManyAttributes,
             format!("at most {MAX_ATTRIBUTES} attributes are allowed"),
         ));
     }
     for (k, v) in attrs {
         if !is_segment(k) || k.len() > 64 {
             return Err(Error::invalid(
-                "invalid_attribute",
+                ErrorCode::InvalidAttribute,
                 format!(
                     "attribute name `{}` must be 1-64 letters, digits, `_` or `-`",
                     truncate(k, 80)
@@ -147,7 +129,7 @@ fn validate_attributes(attrs: &BTreeMap<String, String>) -> Result<()> {
         }
         if v.len() > MAX_ATTRIBUTE_LEN {
             return Err(Error::invalid(
-                "invalid_attribute",
+                ErrorCode::InvalidAttribute,
                 format!("attribute `{k}` is longer than {MAX_ATTRIBUTE_LEN} bytes"),
             ));
         }
@@ -169,7 +151,7 @@ mod tests {
 
     fn new_event(v: serde_json::Value) -> Result<Event> {
         let mut n = serde_json::from_value::<NewEvent>(v).unwrap();
-        let tenant = n.tenant_id.take().unwrap();
+        let tenant = TenantId::parse(n.tenant_id.take().unwrap())?;
         n.into_event(tenant, Timestamp(0))
     }
 

@@ -13,7 +13,7 @@ pub fn new_ulid() -> ulid::Ulid {
 }
 
 macro_rules! prefixed_id {
-    ($name:ident, $prefix:literal) => {
+    ($name:ident, $prefix:literal, $what:literal) => {
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
 
@@ -29,6 +29,12 @@ macro_rules! prefixed_id {
                 let rest = s.strip_prefix($prefix)?;
                 ulid::Ulid::from_string(rest).ok()?;
                 Some($name(s.to_string()))
+            }
+
+            /// An id from a request path: one that cannot be of this kind is "not found",
+            /// like a well-formed id that names nothing.
+            pub fn from_path(s: &str) -> crate::error::Result<Self> {
+                Self::parse(s).ok_or_else(|| crate::error::Error::not_found($what, s))
             }
 
             pub fn as_str(&self) -> &str {
@@ -59,10 +65,10 @@ macro_rules! prefixed_id {
     };
 }
 
-prefixed_id!(EventId, "evt_");
-prefixed_id!(SubscriptionId, "sub_");
-prefixed_id!(DeliveryId, "dlv_");
-prefixed_id!(ApiKeyId, "key_");
+prefixed_id!(EventId, "evt_", "event");
+prefixed_id!(SubscriptionId, "sub_", "subscription");
+prefixed_id!(DeliveryId, "dlv_", "delivery");
+prefixed_id!(ApiKeyId, "key_", "API key");
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 //! `lead.update.disposition`) or `*`. Wildcards never match Hookline's own events (`hookline.`,
 //! `webhook.`): they are opt-in by name (`hookline.delivery.failed`) or by `hookline.*`.
 
+use crate::error::ErrorCode;
 use crate::error::{Error, Result};
 use crate::event::{Event, reserved_namespace, validate_event_type};
 use crate::subscription::Subscription;
@@ -53,7 +54,7 @@ impl EventTypePattern {
 
 fn invalid_pattern(s: &str) -> Error {
     Error::invalid(
-        "invalid_event_type",
+        ErrorCode::InvalidEventType,
         format!(
             "`{}` is not an event type or pattern: use an exact type (`lead.qualified`), a prefix (`lead.*`) or `*`",
             crate::event::truncate(s, 80)
@@ -104,7 +105,7 @@ mod tests {
             body[k] = val.clone();
         }
         let mut n = serde_json::from_value::<NewSubscription>(body).unwrap();
-        let tenant = n.tenant_id.take().unwrap();
+        let tenant = crate::TenantId::parse(n.tenant_id.take().unwrap()).unwrap();
         n.into_subscription(tenant, Timestamp(0), &DestinationPolicy::default())
             .unwrap()
     }
@@ -114,7 +115,7 @@ mod tests {
             "type": "lead.created", "data": {}, "attributes": attrs
         }))
         .unwrap()
-        .into_event("dealer-1".into(), Timestamp(0))
+        .into_event(crate::TenantId::parse("dealer-1").unwrap(), Timestamp(0))
         .unwrap();
         e.event_type = t.to_string();
         e
@@ -181,7 +182,7 @@ mod tests {
     fn other_tenants_events_never_match() {
         let s = sub(json!({"event_types": ["*"]}));
         let mut e = event("lead.qualified", json!({}));
-        e.tenant_id = "dealer-2".into();
+        e.tenant_id = crate::TenantId::parse("dealer-2").unwrap();
         assert!(!matches(&s, &e));
     }
 

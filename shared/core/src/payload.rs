@@ -39,7 +39,7 @@ mod tests {
     fn event() -> Event {
         Event {
             id: EventId::generate(),
-            tenant_id: "dealer-1".into(),
+            tenant_id: crate::TenantId::parse("dealer-1").unwrap(),
             event_type: "lead.qualified".into(),
             timestamp: Timestamp(1_749_724_451_000),
             data: json!({"campaign": {"id": "abc123"}})

@@ -3,6 +3,7 @@
 //! retried together. Delays are capped at SQS's 12-hour visibility limit, since on AWS the delay
 //! is a message's visibility timeout.
 
+use crate::error::ErrorCode;
 use crate::error::{Error, Result};
 use std::time::Duration;
 
@@ -32,19 +33,19 @@ impl RetrySchedule {
     pub fn new(delays: Vec<Duration>) -> Result<Self> {
         if delays.len() > MAX_RETRIES {
             return Err(Error::invalid(
-                "invalid_retry_schedule",
+                ErrorCode::InvalidRetrySchedule,
                 format!("a retry schedule has at most {MAX_RETRIES} delays"),
             ));
         }
         if let Some(d) = delays.iter().find(|d| d.is_zero() || **d > MAX_DELAY) {
             return Err(Error::invalid(
-                "invalid_retry_schedule",
+                ErrorCode::InvalidRetrySchedule,
                 format!("retry delay {d:?} must be above zero and at most 12h"),
             ));
         }
         if delays.iter().sum::<Duration>() > MAX_TOTAL_DELAY {
             return Err(Error::invalid(
-                "invalid_retry_schedule",
+                ErrorCode::InvalidRetrySchedule,
                 "the delays of a retry schedule add up to at most 7 days",
             ));
         }
@@ -104,7 +105,7 @@ impl std::fmt::Display for RetrySchedule {
 fn parse_duration(p: &str) -> Result<Duration> {
     let bad = || {
         Error::invalid(
-            "invalid_retry_schedule",
+            ErrorCode::InvalidRetrySchedule,
             format!("`{p}` is not a duration: use a number with ms, s, m or h (e.g. 30s, 5m)"),
         )
     };

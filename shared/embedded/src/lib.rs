@@ -5,6 +5,10 @@
 //! SQLite was chosen over a key-value engine (redb, sled) because the access patterns are
 //! queries: "visible messages of this queue, oldest first", "deliveries of this subscription
 //! after this cursor, with this status". WAL gives crash-safe commits that do not block readers.
+//!
+//! Layout: `db` opens the database and holds the schema; `store/` implements the store traits,
+//! one file per resource (`subscriptions`, `events` and the outbox, `deliveries`, `api_keys`,
+//! `idempotency`) on one [`SqliteStore`]; `queue` is the job queue with SQS semantics.
 
 mod db;
 mod queue;

@@ -1,14 +1,17 @@
-//! The queue port on SQLite, keeping the SQS semantics the pipeline relies on: a received
-//! message is hidden for the visibility timeout and returns unless deleted; each receive counts;
-//! a message already received `max_receive_count` times is moved to the dead-letter queue
-//! instead of being handed out again (SQS's redrive policy); receipts are per receive, so only
-//! the latest receive can delete or re-hide a message.
+//! The queue port on SQLite, keeping the SQS semantics (and SQS's limits) the pipeline relies on,
+//! so that local runs behave as deployed ones do.
+//!
+//! A received message is hidden for the visibility timeout and returns unless deleted; each
+//! receive counts; a message already received `max_receive_count` times is moved to the
+//! dead-letter queue instead of being handed out again (SQS's redrive policy); receipts are per
+//! receive, so only the latest receive can delete or re-hide a message.
 
 use crate::db::Db;
 use async_trait::async_trait;
 use hookline_core::clock::{Clock, SystemClock};
 use hookline_core::error::Result;
-use hookline_core::ports::{DeadLetter, Queue, QueueMessage};
+use hookline_core::pipeline::Job;
+use hookline_core::ports::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,8 +47,14 @@ impl SqliteQueue {
 
 #[async_trait]
 impl Queue for SqliteQueue {
-    async fn send_batch(&self, bodies: &[String]) -> Result<()> {
-        let bodies = bodies.to_vec();
+    /// SQS's limits: the core then chunks and caps backoffs exactly as it does on AWS.
+    fn limits(&self) -> QueueLimits {
+        SQS_LIMITS
+    }
+
+    /// Takes any number of jobs, in one transaction: the batch limit is SQS's, not SQLite's.
+    async fn send_batch(&self, jobs: &[Job]) -> Result<()> {
+        let bodies: Vec<String> = jobs.iter().map(Job::encode).collect();
         let name = self.config.name.clone();
         let now = self.clock.now().millis();
         self.db
@@ -110,6 +119,8 @@ impl Queue for SqliteQueue {
             .await
     }
 
+    /// Deleting by a receipt that matches nothing (the message is gone, was dead-lettered, or
+    /// was received again since) succeeds and changes nothing, as on SQS.
     async fn delete(&self, receipt: &str) -> Result<()> {
         let receipt = receipt.to_string();
         self.db
@@ -133,13 +144,18 @@ impl Queue for SqliteQueue {
             .await
     }
 
+    /// Moves the message to the dead-letter queue in one transaction rather than putting a copy
+    /// there and leaving the original for a later delete: a crash in between can then neither
+    /// lose it nor hand it out again. The receipt goes with the move, so the `delete` the core
+    /// issues next finds nothing and succeeds.
     async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()> {
         let (message, body, reason) = (message.clone(), body.to_string(), reason.to_string());
         let dlq = self.config.dead_letter_name.clone();
         let now = self.clock.now().millis();
         self.db
             .call(move |c| {
-                let moved = c
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let moved = tx
                     .prepare_cached(
                         "UPDATE queue_messages SET queue = ?2, reason = ?3, receipt = NULL, visible_at = ?4, body = ?5 \
                          WHERE receipt = ?1",
@@ -147,8 +163,8 @@ impl Queue for SqliteQueue {
                     .execute(params![message.receipt, dlq, reason, now, body])?;
                 if moved == 0 {
                     // The receipt is stale (the message was received again meanwhile, or is
-                    // gone): dead-letter a copy, as "send to DLQ, then delete" does on SQS.
-                    let exists: Option<i64> = c
+                    // gone): dead-letter a copy, as a send to the dead-letter queue does on SQS.
+                    let exists: Option<i64> = tx
                         .query_row(
                             "SELECT seq FROM queue_messages WHERE id = ?1 AND queue = ?2",
                             params![message.id, dlq],
@@ -156,14 +172,14 @@ impl Queue for SqliteQueue {
                         )
                         .optional()?;
                     if exists.is_none() {
-                        c.execute(
+                        tx.execute(
                             "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at, reason) \
                              VALUES (?1, ?2, ?3, ?4, ?4, ?5)",
                             params![format!("msg_{}", ulid::Ulid::new()), dlq, body, now, reason],
                         )?;
                     }
                 }
-                Ok(())
+                tx.commit()
             })
             .await
     }

@@ -1,4 +1,5 @@
-//! The ports' conformance suite against the embedded SQLite adapters.
+//! The ports' conformance suite against the embedded SQLite adapters: each check gets a fresh
+//! database of its own, so the checks run in parallel and never see each other's rows.
 
 use hookline_conformance::queue::QueueSpec;
 use hookline_embedded::{Db, QueueConfig, SqliteQueue, SqliteStore};

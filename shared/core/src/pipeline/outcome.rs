@@ -5,6 +5,7 @@
 //! receiver that is misconfigured for an hour still gets its events. A refused destination is
 //! not retried. `Retry-After` (seconds or an HTTP date) may stretch the next delay.
 
+use super::budget::GiveUp;
 use crate::clock::Timestamp;
 use crate::retry_schedule::RetrySchedule;
 use std::time::Duration;
@@ -101,11 +102,9 @@ pub fn parse_retry_after(v: &str, now: Timestamp) -> Option<Duration> {
 pub enum NextStep {
     Succeeded,
     RetryIn(Duration),
-    /// Give up: the delivery fails and its job goes to the dead-letter queue.
-    GiveUp {
-        reason: String,
-        disable_subscription: bool,
-    },
+    /// Give up: the delivery fails and its job goes to the dead-letter queue; on
+    /// [`GiveUp::Gone`] the subscription is disabled too.
+    GiveUp(GiveUp),
 }
 
 /// The delivery decision: a pure function of the attempt number, its outcome and the schedule.
@@ -113,14 +112,8 @@ pub enum NextStep {
 pub fn decide(attempt: u32, outcome: &Outcome, schedule: &RetrySchedule, jitter: f64) -> NextStep {
     match outcome {
         Outcome::Success => NextStep::Succeeded,
-        Outcome::Gone => NextStep::GiveUp {
-            reason: "endpoint answered 410 Gone; subscription disabled".into(),
-            disable_subscription: true,
-        },
-        Outcome::Permanent { error } => NextStep::GiveUp {
-            reason: error.clone(),
-            disable_subscription: false,
-        },
+        Outcome::Gone => NextStep::GiveUp(GiveUp::Gone),
+        Outcome::Permanent { error } => NextStep::GiveUp(GiveUp::Refused(error.clone())),
         Outcome::Retryable { error, retry_after } => match schedule.delay_after(attempt, jitter) {
             Some(delay) => {
                 let asked = retry_after
@@ -128,10 +121,10 @@ pub fn decide(attempt: u32, outcome: &Outcome, schedule: &RetrySchedule, jitter:
                     .min(schedule.longest_delay());
                 NextStep::RetryIn(delay.max(asked))
             }
-            None => NextStep::GiveUp {
-                reason: format!("gave up after {attempt} attempts; last error: {error}"),
-                disable_subscription: false,
-            },
+            None => NextStep::GiveUp(GiveUp::Exhausted {
+                attempts: attempt,
+                last_error: error.clone(),
+            }),
         },
     }
 }
@@ -250,33 +243,25 @@ mod tests {
             decide(1, &o, &schedule, 0.5),
             NextStep::RetryIn(Duration::from_secs(5))
         );
-        match decide(2, &o, &schedule, 0.5) {
-            NextStep::GiveUp {
-                reason,
-                disable_subscription: false,
-            } => {
-                assert!(reason.contains("2 attempts") && reason.contains("HTTP 500"))
-            }
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            decide(2, &o, &schedule, 0.5),
+            NextStep::GiveUp(GiveUp::Exhausted {
+                attempts: 2,
+                last_error: "HTTP 500".into()
+            })
+        );
     }
 
     #[test]
     fn gone_disables_and_refused_destinations_are_not_retried() {
         let s = RetrySchedule::default();
-        assert!(matches!(
+        assert_eq!(
             decide(1, &Outcome::Gone, &s, 0.5),
-            NextStep::GiveUp {
-                disable_subscription: true,
-                ..
-            }
-        ));
-        assert!(matches!(
+            NextStep::GiveUp(GiveUp::Gone)
+        );
+        assert_eq!(
             decide(1, &Outcome::Permanent { error: "x".into() }, &s, 0.5),
-            NextStep::GiveUp {
-                disable_subscription: false,
-                ..
-            }
-        ));
+            NextStep::GiveUp(GiveUp::Refused("x".into()))
+        );
     }
 }

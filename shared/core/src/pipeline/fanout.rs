@@ -2,7 +2,8 @@
 //! Safe to repeat: deliveries are unique per (event, subscription), and the event is marked done
 //! only after its jobs are queued, so a crash means a repeat, never a loss.
 
-use crate::delivery::{Delivery, DeliveryStatus, Job};
+use super::job::Job;
+use crate::delivery::{Delivery, DeliveryStatus};
 use crate::error::Result;
 use crate::event::Event;
 use crate::matching::matches;
@@ -23,14 +24,10 @@ impl Hookline {
                 .create_delivery(&Delivery::new(event, sub, now))
                 .await?;
             if stored.status == DeliveryStatus::Pending {
-                let job = Job {
-                    delivery_id: stored.id,
-                    reopen: false,
-                };
-                jobs.push(serde_json::to_string(&job).expect("jobs serialize"));
+                jobs.push(Job::deliver(stored.id));
             }
         }
-        for chunk in jobs.chunks(10) {
+        for chunk in jobs.chunks(self.queue.limits().max_batch) {
             self.queue.send_batch(chunk).await?;
         }
         // A local run publishes failure notifications here; on AWS the notify function does.

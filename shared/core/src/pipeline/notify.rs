@@ -3,8 +3,9 @@
 //! carrying the event as JSON and attributes subscribers can filter on. Publishing is at least
 //! once: a retried publish repeats the same event id, which consumers can deduplicate on.
 
+use super::failure::DeliveryFailed;
 use crate::error::Result;
-use crate::event::{DELIVERY_FAILED, Event};
+use crate::event::Event;
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 
@@ -29,37 +30,24 @@ pub trait Notifier: Send + Sync + 'static {
 
 /// The notification for `event`, if it is one ops are told about (a failed delivery).
 pub fn notification(event: &Event) -> Option<Notification> {
-    if event.event_type != DELIVERY_FAILED {
-        return None;
-    }
-    let field = |k: &str| event.data.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let failed = DeliveryFailed::from_event(event)?;
     let subject: String = format!(
         "Hookline: delivery to {} failed for tenant {}",
-        field("subscription_id"),
-        event.tenant_id
+        failed.subscription_id, event.tenant_id
     )
+    // SNS accepts printable ASCII only in subjects: tenant and subscription ids are, by type.
     .chars()
-    // SNS accepts printable ASCII only in subjects.
-    .map(|c| {
-        if c.is_ascii_graphic() || c == ' ' {
-            c
-        } else {
-            '?'
-        }
-    })
     .take(MAX_SUBJECT_LEN)
     .collect();
-    let mut attributes = BTreeMap::new();
-    attributes.insert("tenant_id".to_string(), event.tenant_id.clone());
-    attributes.insert("event_type".to_string(), event.event_type.clone());
-    for (name, key) in [
-        ("subscription_id", "subscription_id"),
-        ("failed_event_type", "event_type"),
-    ] {
-        if !field(key).is_empty() {
-            attributes.insert(name.to_string(), field(key).to_string());
-        }
-    }
+    let attributes = BTreeMap::from([
+        ("tenant_id".to_string(), event.tenant_id.to_string()),
+        ("event_type".to_string(), event.event_type.clone()),
+        (
+            "subscription_id".to_string(),
+            failed.subscription_id.to_string(),
+        ),
+        ("failed_event_type".to_string(), failed.event_type.clone()),
+    ]);
     Some(Notification {
         subject,
         message: serde_json::to_string(event).expect("events serialize"),
@@ -92,19 +80,24 @@ impl crate::Hookline {
 mod tests {
     use super::*;
     use crate::clock::Timestamp;
+    use crate::event::DELIVERY_FAILED;
     use crate::ids::EventId;
 
     fn event(event_type: &str, tenant: &str) -> Event {
         Event {
             id: EventId::generate(),
-            tenant_id: tenant.to_string(),
+            tenant_id: crate::tenant::TenantId::parse(tenant).unwrap(),
             event_type: event_type.to_string(),
             timestamp: Timestamp::from_millis(1_795_736_620_000),
             data: serde_json::json!({
                 "delivery_id": "dlv_01M8D3WKVYHV6BK3RRJNSK3WT6",
+                "event_id": "evt_01M8D3WKVYHV6BK3RRJNSK3WT5",
                 "subscription_id": "sub_01M8D3WKVYHV6BK3RRJNSK3WT7",
                 "event_type": "lead.qualified",
+                "attempts": 8,
                 "reason": "attempts exhausted",
+                "last_error": "HTTP 500",
+                "last_status_code": 500,
             })
             .as_object()
             .cloned()
@@ -141,11 +134,10 @@ mod tests {
 
     #[test]
     fn subject_is_short_printable_ascii() {
-        let e = event(DELIVERY_FAILED, &format!("händler-{}", "x".repeat(120)));
+        let e = event(DELIVERY_FAILED, &format!("dealer-{}", "x".repeat(120)));
         let n = notification(&e).unwrap();
         assert_eq!(n.subject.chars().count(), MAX_SUBJECT_LEN);
         assert!(n.subject.len() < 100);
         assert!(n.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '));
-        assert!(n.subject.contains("h?ndler-"));
     }
 }

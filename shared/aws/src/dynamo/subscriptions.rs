@@ -1,0 +1,94 @@
+//! Subscriptions on the table: stored whole as JSON under `SUB#{id}`, listed per tenant on gsi1
+//! (which is also how fan-out finds its candidates) and across tenants on gsi2.
+
+use super::DynamoStore;
+use super::codec::{from_json, key, subscription_item};
+use super::keys::{self, GSI1, Listed};
+use super::query::listing;
+use crate::sdk_error;
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use hookline_core::TenantId;
+use hookline_core::error::{Error, Result};
+use hookline_core::ids::SubscriptionId;
+use hookline_core::ports::SubscriptionStore;
+use hookline_core::subscription::Subscription;
+
+#[async_trait]
+impl SubscriptionStore for DynamoStore {
+    async fn insert_subscription(&self, sub: &Subscription) -> Result<()> {
+        self.put_new(subscription_item(sub)).await
+    }
+
+    async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
+        self.get(keys::subscription(id))
+            .await?
+            .map(|i| from_json(&i))
+            .transpose()
+    }
+
+    async fn update_subscription(&self, sub: &Subscription) -> Result<()> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(subscription_item(sub)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Err(Error::not_found("subscription", sub.id.as_str()))
+            }
+            Err(e) => Err(sdk_error("dynamodb", e)),
+        }
+    }
+
+    async fn delete_subscription(&self, id: &SubscriptionId) -> Result<bool> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::subscription(id))))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", e))?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn list_subscriptions(
+        &self,
+        tenant_id: Option<&TenantId>,
+        after: Option<&SubscriptionId>,
+        limit: usize,
+    ) -> Result<Vec<Subscription>> {
+        let (index, partition) = listing(Listed::Subscriptions, tenant_id);
+        let items = self
+            .query_index(index, partition, after.map(|a| a.to_string()), None, limit)
+            .await?;
+        items.iter().map(from_json).collect()
+    }
+
+    async fn subscriptions_for_tenant(&self, tenant_id: &TenantId) -> Result<Vec<Subscription>> {
+        let items = self
+            .query_index(
+                GSI1,
+                keys::tenant_subscriptions(tenant_id),
+                None,
+                None,
+                usize::MAX,
+            )
+            .await?;
+        items.iter().map(from_json).collect()
+    }
+
+    async fn count_subscriptions(&self, tenant_id: &TenantId) -> Result<u64> {
+        self.count_index(GSI1, keys::tenant_subscriptions(tenant_id))
+            .await
+    }
+}

@@ -1,0 +1,156 @@
+//! Checks of `DeliveryStore`: one delivery per (event, subscription) however often fan-out runs,
+//! attempts and the failure notification recorded in one write, and listing by subscription
+//! with status, time window and cursor.
+
+use crate::fixtures::{delivery, event, query, subscription, tenant};
+use hookline_core::clock::Timestamp;
+use hookline_core::delivery::{Attempt, DeliveryStatus, DeliveryUpdate};
+use hookline_core::ids::DeliveryId;
+use hookline_core::ports::{DeliveryQuery, DeliveryStore, Store};
+
+checks! {
+    list for_each_delivery_check in deliveries;
+
+    pub async fn delivery_is_created_once_per_event_and_subscription(store: &dyn DeliveryStore) {
+        let dealer = tenant("dealer-1");
+        let (e, s) = (event(&dealer), subscription(&dealer));
+        let first = store.create_delivery(&delivery(&e, &s)).await.unwrap();
+        let again = store.create_delivery(&delivery(&e, &s)).await.unwrap();
+        assert_eq!(
+            again.id, first.id,
+            "a second fan-out returns the existing delivery"
+        );
+        let all = store
+            .list_deliveries(&DeliveryQuery {
+                event_id: Some(e.id.clone()),
+                ..query()
+            })
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+    }
+
+    /// Needs the whole store: the notification is an event, stored in the delivery's write.
+    pub async fn delivery_update_records_attempts_and_notification_together(store: &dyn Store) {
+        let dealer = tenant("dealer-1");
+        let (e, s) = (event(&dealer), subscription(&dealer));
+        let d = store.create_delivery(&delivery(&e, &s)).await.unwrap();
+        let attempt = |n: u32, code: Option<u16>| Attempt {
+            number: n,
+            at: Timestamp(4_000 + n as i64),
+            status_code: code,
+            error: Some(format!("HTTP {}", code.unwrap_or(0))),
+            duration_ms: 12,
+            response_body: Some("upstream down".into()),
+        };
+        let retry = DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            at: Timestamp(4_001),
+            attempt: Some(attempt(1, Some(503))),
+            status: DeliveryStatus::Pending,
+            next_attempt_at: Some(Timestamp(9_000)),
+            failure_reason: None,
+            attempt_base: None,
+        };
+        store.update_delivery(&retry, None).await.unwrap();
+        let notification = event(&dealer);
+        let fail = DeliveryUpdate {
+            delivery_id: d.id.clone(),
+            at: Timestamp(9_001),
+            attempt: Some(attempt(2, Some(500))),
+            status: DeliveryStatus::Failed,
+            next_attempt_at: None,
+            failure_reason: Some("gave up".into()),
+            attempt_base: Some(1),
+        };
+        store
+            .update_delivery(&fail, Some(&notification))
+            .await
+            .unwrap();
+        let got = store.get_delivery(&d.id).await.unwrap().unwrap();
+        assert_eq!(got.status, DeliveryStatus::Failed);
+        assert_eq!(got.failure_reason.as_deref(), Some("gave up"));
+        assert_eq!(got.updated_at, Timestamp(9_001));
+        assert_eq!(got.next_attempt_at, None);
+        assert_eq!(
+            got.attempts,
+            vec![attempt(1, Some(503)), attempt(2, Some(500))]
+        );
+        assert_eq!(got.attempt_base, 1, "a new round's base is kept");
+        assert_eq!(
+            store.get_event(&notification.id).await.unwrap().unwrap(),
+            notification
+        );
+        let missing = DeliveryUpdate {
+            delivery_id: DeliveryId::generate(),
+            ..fail
+        };
+        assert!(store.update_delivery(&missing, None).await.is_err());
+    }
+
+    pub async fn deliveries_list_filters_and_pages(store: &dyn DeliveryStore) {
+        let dealer = tenant("dealer-1");
+        let (s1, s2) = (subscription(&dealer), subscription(&dealer));
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            let e = event(&dealer);
+            ids.push(store.create_delivery(&delivery(&e, &s1)).await.unwrap().id);
+            store.create_delivery(&delivery(&e, &s2)).await.unwrap();
+        }
+        let by_sub = DeliveryQuery {
+            subscription_id: Some(s1.id.clone()),
+            limit: 2,
+            ..query()
+        };
+        let page1 = store.list_deliveries(&by_sub).await.unwrap();
+        assert_eq!(
+            page1.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+            ids[..2]
+        );
+        let page2 = store
+            .list_deliveries(&DeliveryQuery {
+                after: Some(ids[1].clone()),
+                ..by_sub.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            page2.iter().map(|d| d.id.clone()).collect::<Vec<_>>(),
+            ids[2..]
+        );
+        let failed = DeliveryQuery {
+            status: Some(DeliveryStatus::Failed),
+            ..by_sub.clone()
+        };
+        assert!(store.list_deliveries(&failed).await.unwrap().is_empty());
+        // every delivery here was created at 3000 ms: a window is [since, until)
+        let window = |since, until| DeliveryQuery {
+            since: Some(Timestamp(since)),
+            until: Some(Timestamp(until)),
+            limit: 100,
+            ..by_sub.clone()
+        };
+        assert_eq!(
+            store
+                .list_deliveries(&window(3_000, 3_001))
+                .await
+                .unwrap()
+                .len(),
+            3
+        );
+        assert!(
+            store
+                .list_deliveries(&window(3_001, 9_000))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .list_deliveries(&window(0, 3_000))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

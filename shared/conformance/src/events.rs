@@ -1,0 +1,34 @@
+//! Checks of `EventStore`: stored events wait in the outbox, oldest first, until marked fanned
+//! out, which is what guarantees fan-out after a crash; test events skip it.
+
+use crate::fixtures::{event, tenant};
+use hookline_core::ports::EventStore;
+
+checks! {
+    list for_each_event_check in events;
+
+    pub async fn events_wait_in_the_outbox_until_fanned_out(store: &dyn EventStore) {
+        let dealer = tenant("dealer-1");
+        let (a, b) = (event(&dealer), event(&dealer));
+        store.insert_event(&a, true).await.unwrap();
+        store.insert_event(&b, true).await.unwrap();
+        assert_eq!(store.get_event(&a.id).await.unwrap().unwrap(), a);
+        let waiting = store.events_awaiting_fanout(10).await.unwrap();
+        assert_eq!(
+            waiting.iter().map(|e| e.id.clone()).collect::<Vec<_>>(),
+            vec![a.id.clone(), b.id.clone()]
+        );
+        store.mark_fanned_out(&a.id).await.unwrap();
+        let waiting = store.events_awaiting_fanout(10).await.unwrap();
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(waiting[0].id, b.id);
+        let direct = event(&dealer);
+        store.insert_event(&direct, false).await.unwrap();
+        assert_eq!(store.get_event(&direct.id).await.unwrap().unwrap(), direct);
+        assert_eq!(
+            store.events_awaiting_fanout(10).await.unwrap().len(),
+            1,
+            "a test event skips the outbox"
+        );
+    }
+}

@@ -1,0 +1,75 @@
+//! The outbound request of one attempt: the rendered payload, signed, with the subscription's
+//! headers. Receivers dedupe on `webhook-id`, the event id, the same on every retry and the same
+//! as the body's top-level `id`.
+
+use crate::clock::Timestamp;
+use crate::event::Event;
+use crate::payload;
+use crate::ports::OutboundRequest;
+use crate::signing::signature_headers;
+use crate::subscription::Subscription;
+
+pub const USER_AGENT: &str = concat!("Hookline/", env!("CARGO_PKG_VERSION"));
+
+/// The signed POST for one attempt at `at`.
+pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> OutboundRequest {
+    let body = payload::render(event, sub.payload_format);
+    let mut headers = vec![
+        ("content-type".to_string(), "application/json".to_string()),
+        ("user-agent".to_string(), USER_AGENT.to_string()),
+    ];
+    headers.extend(signature_headers(
+        &sub.signing_secrets(at),
+        sub.hex_signature_header.as_deref(),
+        event.id.as_str(),
+        at.seconds(),
+        &body,
+    ));
+    // Custom headers are validated never to collide with the ones above, but user-agent may be
+    // overridden.
+    for (k, v) in &sub.headers {
+        if k.eq_ignore_ascii_case("user-agent") {
+            headers.retain(|(name, _)| name != "user-agent");
+        }
+        headers.push((k.clone(), v.clone()));
+    }
+    OutboundRequest {
+        url: sub.url.clone(),
+        headers,
+        body,
+        timeout: sub.timeout(),
+    }
+}
+
+/// The host (and port) of a subscription URL, for logs: paths and query strings can carry
+/// receivers' tokens, so they are never logged.
+pub fn endpoint_host(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_string();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logs_name_the_host_never_the_path() {
+        assert_eq!(
+            endpoint_host("https://crm.example.com:8443/hooks?token=secret"),
+            "crm.example.com:8443"
+        );
+        assert_eq!(
+            endpoint_host("https://crm.example.com/t/secret"),
+            "crm.example.com"
+        );
+        assert_eq!(endpoint_host("not a url"), "");
+    }
+}

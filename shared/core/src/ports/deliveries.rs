@@ -1,0 +1,38 @@
+//! Storage of deliveries and their attempts.
+
+use crate::clock::Timestamp;
+use crate::delivery::{Delivery, DeliveryStatus, DeliveryUpdate};
+use crate::error::Result;
+use crate::event::Event;
+use crate::ids::{DeliveryId, EventId, SubscriptionId};
+use async_trait::async_trait;
+
+/// Which deliveries to list: those of one event or of one subscription, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryQuery {
+    pub event_id: Option<EventId>,
+    pub subscription_id: Option<SubscriptionId>,
+    pub status: Option<DeliveryStatus>,
+    /// Created at or after this time.
+    pub since: Option<Timestamp>,
+    /// Created before this time.
+    pub until: Option<Timestamp>,
+    pub after: Option<DeliveryId>,
+    pub limit: usize,
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync + 'static {
+    /// Stores the delivery unless one exists for the same (event, subscription), and returns
+    /// the stored one: fan-out can run twice without creating a second delivery.
+    async fn create_delivery(&self, delivery: &Delivery) -> Result<Delivery>;
+    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>>;
+    /// Records an attempt and the delivery's new status in one write; when the delivery failed,
+    /// the failure notification event is stored in the same write.
+    async fn update_delivery(
+        &self,
+        update: &DeliveryUpdate,
+        notification: Option<&Event>,
+    ) -> Result<()>;
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>>;
+}

@@ -1,0 +1,33 @@
+//! The ports: what the core needs from storage, the job queue, the HTTP client and the alert
+//! topic. Storage is one small trait per resource (`subscriptions`, `events` and the outbox,
+//! `deliveries`, `api_keys`, `idempotency`); [`Store`] is all of them, which is what an adapter
+//! set provides. The embedded adapters (local runs) and the AWS adapters implement these; one
+//! conformance suite, one file per trait, tests both.
+
+mod api_keys;
+mod deliveries;
+mod events;
+mod idempotency;
+mod queue;
+mod sender;
+mod subscriptions;
+
+pub use crate::pipeline::notify::Notifier;
+pub use api_keys::ApiKeyStore;
+pub use deliveries::{DeliveryQuery, DeliveryStore};
+pub use events::EventStore;
+pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
+pub use queue::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
+pub use sender::{OutboundRequest, Sender};
+pub use subscriptions::SubscriptionStore;
+
+/// Every store trait: what one adapter set (SQLite, or one DynamoDB table) provides.
+pub trait Store:
+    SubscriptionStore + EventStore + DeliveryStore + ApiKeyStore + IdempotencyStore
+{
+}
+
+impl<T> Store for T where
+    T: SubscriptionStore + EventStore + DeliveryStore + ApiKeyStore + IdempotencyStore
+{
+}

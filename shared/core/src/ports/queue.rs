@@ -1,0 +1,56 @@
+//! The job queue, with SQS semantics: received messages are hidden for a visibility timeout and
+//! come back unless deleted; the receive count grows with each receive; a message received more
+//! than the maximum receive count is redriven to the dead-letter queue.
+
+use crate::error::Result;
+use crate::pipeline::Job;
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// A received job message. `receipt` identifies this receive (as an SQS receipt handle does).
+/// The body stays text: a message that is not a job is dead-lettered as it came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub id: String,
+    pub body: String,
+    pub receipt: String,
+    pub receive_count: u32,
+}
+
+/// A dead-lettered message, as ops see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: String,
+    pub body: String,
+    pub reason: String,
+}
+
+/// What a queue can take, declared by its adapter (SQS: 10 messages a batch, 12 hours of
+/// visibility) so that the core never hard-codes one service's numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most messages one `send_batch` request carries; the core sends larger sets in chunks.
+    pub max_batch: usize,
+    /// Longest a received message can be hidden (the longest single backoff).
+    pub max_visibility: Duration,
+}
+
+/// SQS's limits, which the embedded queue also keeps so that local runs behave the same.
+pub const SQS_LIMITS: QueueLimits = QueueLimits {
+    max_batch: 10,
+    max_visibility: Duration::from_secs(12 * 3600),
+};
+
+#[async_trait]
+pub trait Queue: Send + Sync + 'static {
+    fn limits(&self) -> QueueLimits;
+    /// Sends at most `limits().max_batch` jobs in one request.
+    async fn send_batch(&self, jobs: &[Job]) -> Result<()>;
+    async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>>;
+    async fn delete(&self, receipt: &str) -> Result<()>;
+    async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()>;
+    /// Moves a message to the dead-letter queue as `body` (what a redrive will deliver), with
+    /// the reason it was given up on.
+    async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()>;
+    async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+}

@@ -1,0 +1,139 @@
+//! Subscriptions: create, read, list, change, delete, rotate the secret, send a test event.
+
+use super::{AttemptReport, Hookline, Page, PageRequest, paginate, visible};
+use crate::access::Principal;
+use crate::delivery::Delivery;
+use crate::error::{Error, ErrorCode, Result};
+use crate::event::{Event, TEST_EVENT};
+use crate::ids::{EventId, SubscriptionId};
+use crate::subscription::{
+    DEFAULT_ROTATION_GRACE_SECS, MAX_SUBSCRIPTIONS_PER_TENANT, NewSubscription, Subscription,
+    SubscriptionPatch,
+};
+use std::time::Duration;
+
+impl Hookline {
+    pub async fn create_subscription(
+        &self,
+        principal: &Principal,
+        mut new: NewSubscription,
+    ) -> Result<Subscription> {
+        let tenant = principal.tenant_for(new.tenant_id.take())?;
+        let default_timeout = new.timeout_ms.is_none();
+        let mut sub =
+            new.into_subscription(tenant, self.clock.now(), &self.settings.destination)?;
+        if default_timeout {
+            sub.timeout_ms = self.settings.default_timeout_ms;
+        }
+        if self.store.count_subscriptions(&sub.tenant_id).await? >= MAX_SUBSCRIPTIONS_PER_TENANT {
+            return Err(Error::conflict(
+                ErrorCode::TooManySubscriptions,
+                format!("a tenant has at most {MAX_SUBSCRIPTIONS_PER_TENANT} subscriptions"),
+            ));
+        }
+        self.store.insert_subscription(&sub).await?;
+        tracing::info!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, "subscription created");
+        Ok(sub)
+    }
+
+    pub async fn get_subscription(
+        &self,
+        principal: &Principal,
+        id: &SubscriptionId,
+    ) -> Result<Subscription> {
+        let found = self.store.get_subscription(id).await?;
+        visible(principal, "subscription", id.as_str(), found, |s| {
+            &s.tenant_id
+        })
+    }
+
+    pub async fn list_subscriptions(
+        &self,
+        principal: &Principal,
+        tenant_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Subscription>> {
+        let scope = principal.list_scope(tenant_id)?;
+        let limit = page.limit()?;
+        let after = page.cursor(SubscriptionId::parse)?;
+        let items = self
+            .store
+            .list_subscriptions(scope.as_ref(), after.as_ref(), limit + 1)
+            .await?;
+        Ok(paginate(items, limit, |s| s.id.to_string()))
+    }
+
+    pub async fn update_subscription(
+        &self,
+        principal: &Principal,
+        id: &SubscriptionId,
+        patch: SubscriptionPatch,
+    ) -> Result<Subscription> {
+        let current = self.get_subscription(principal, id).await?;
+        let default_timeout = patch.timeout_ms == Some(None);
+        let mut next = patch.apply(&current, self.clock.now(), &self.settings.destination)?;
+        if default_timeout {
+            next.timeout_ms = self.settings.default_timeout_ms;
+        }
+        self.store.update_subscription(&next).await?;
+        Ok(next)
+    }
+
+    pub async fn delete_subscription(
+        &self,
+        principal: &Principal,
+        id: &SubscriptionId,
+    ) -> Result<()> {
+        let sub = self.get_subscription(principal, id).await?;
+        if self.store.delete_subscription(&sub.id).await? {
+            Ok(())
+        } else {
+            Err(Error::not_found("subscription", id.as_str()))
+        }
+    }
+
+    /// Replaces the secret; the old one keeps signing for the grace period (default 24 h).
+    pub async fn rotate_secret(
+        &self,
+        principal: &Principal,
+        id: &SubscriptionId,
+        grace_period_secs: Option<u64>,
+    ) -> Result<Subscription> {
+        let mut sub = self.get_subscription(principal, id).await?;
+        let grace = Duration::from_secs(grace_period_secs.unwrap_or(DEFAULT_ROTATION_GRACE_SECS));
+        sub.rotate_secret(grace, self.clock.now())?;
+        self.store.update_subscription(&sub).await?;
+        tracing::info!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, grace_secs = grace.as_secs(), "secret rotated");
+        Ok(sub)
+    }
+
+    /// Sends a signed `webhook.test` event to this one subscription now and reports the attempt.
+    /// It is logged like any delivery but never retried or dead-lettered.
+    pub async fn send_test_event(
+        &self,
+        principal: &Principal,
+        id: &SubscriptionId,
+    ) -> Result<AttemptReport> {
+        let sub = self.get_subscription(principal, id).await?;
+        let now = self.clock.now();
+        let data = serde_json::json!({
+            "message": "This is a test event from Hookline.",
+            "subscription_id": sub.id,
+        });
+        let event = Event {
+            id: EventId::generate(),
+            tenant_id: sub.tenant_id.clone(),
+            event_type: TEST_EVENT.to_string(),
+            timestamp: now,
+            data: data.as_object().cloned().unwrap_or_default(),
+            attributes: Default::default(),
+        };
+        self.store.insert_event(&event, false).await?;
+        let delivery = self
+            .store
+            .create_delivery(&Delivery::new(&event, &sub, now))
+            .await?;
+        self.attempt_once(&delivery, &sub, &event, Some("test event; not retried"))
+            .await
+    }
+}

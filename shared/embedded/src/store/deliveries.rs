@@ -1,0 +1,209 @@
+//! Deliveries and their attempts on SQLite, as rows: they are updated and filtered by column.
+//! An attempt, the delivery's new status and a failure notification commit in one transaction.
+
+use super::{SqliteStore, bad_value, insert_event, tenant_at};
+use async_trait::async_trait;
+use hookline_core::clock::Timestamp;
+use hookline_core::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate};
+use hookline_core::error::{Error, Result};
+use hookline_core::event::Event;
+use hookline_core::ids::{DeliveryId, EventId, SubscriptionId};
+use hookline_core::ports::{DeliveryQuery, DeliveryStore};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, status, \
+     created_at, updated_at, next_attempt_at, failure_reason, attempt_base";
+
+fn delivery_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    let id: String = row.get(0)?;
+    let event_id: String = row.get(1)?;
+    let sub_id: String = row.get(2)?;
+    let status: String = row.get(5)?;
+    Ok(Delivery {
+        id: DeliveryId::parse(&id).ok_or_else(|| bad_value("delivery id", &id))?,
+        event_id: EventId::parse(&event_id).ok_or_else(|| bad_value("event id", &event_id))?,
+        subscription_id: SubscriptionId::parse(&sub_id)
+            .ok_or_else(|| bad_value("subscription id", &sub_id))?,
+        tenant_id: tenant_at(row, 3)?,
+        event_type: row.get(4)?,
+        status: DeliveryStatus::parse(&status).ok_or_else(|| bad_value("status", &status))?,
+        created_at: Timestamp(row.get(6)?),
+        updated_at: Timestamp(row.get(7)?),
+        next_attempt_at: row.get::<_, Option<i64>>(8)?.map(Timestamp),
+        failure_reason: row.get(9)?,
+        attempts: Vec::new(),
+        attempt_base: row.get(10)?,
+    })
+}
+
+fn load_attempts(conn: &Connection, d: &mut Delivery) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT number, at, status_code, error, duration_ms, response_body \
+         FROM attempts WHERE delivery_id = ?1 ORDER BY number",
+    )?;
+    d.attempts = stmt
+        .query_map([d.id.as_str()], |r| {
+            Ok(Attempt {
+                number: r.get(0)?,
+                at: Timestamp(r.get(1)?),
+                status_code: r.get(2)?,
+                error: r.get(3)?,
+                duration_ms: r.get::<_, i64>(4)? as u64,
+                response_body: r.get(5)?,
+            })
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(())
+}
+
+fn get_delivery(
+    conn: &Connection,
+    sql_where: &str,
+    args: &[&str],
+) -> rusqlite::Result<Option<Delivery>> {
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE {sql_where}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let found = stmt
+        .query_row(rusqlite::params_from_iter(args), delivery_row)
+        .optional()?;
+    match found {
+        Some(mut d) => {
+            load_attempts(conn, &mut d)?;
+            Ok(Some(d))
+        }
+        None => Ok(None),
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn create_delivery(&self, d: &Delivery) -> Result<Delivery> {
+        let d = d.clone();
+        let stored = self
+            .db
+            .call(move |c| {
+                c.prepare_cached(
+                    "INSERT OR IGNORE INTO deliveries (id, event_id, subscription_id, tenant_id, \
+                     event_type, status, created_at, updated_at, next_attempt_at, failure_reason) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    d.id.as_str(),
+                    d.event_id.as_str(),
+                    d.subscription_id.as_str(),
+                    d.tenant_id.as_str(),
+                    d.event_type,
+                    d.status.as_str(),
+                    d.created_at.millis(),
+                    d.updated_at.millis(),
+                    d.next_attempt_at.map(Timestamp::millis),
+                    d.failure_reason,
+                ])?;
+                // Read back by (event, subscription), not by id: when fan-out ran before, the
+                // stored delivery is the earlier one and keeps its id.
+                get_delivery(
+                    c,
+                    "event_id = ?1 AND subscription_id = ?2",
+                    &[d.event_id.as_str(), d.subscription_id.as_str()],
+                )
+            })
+            .await?;
+        stored.ok_or_else(|| Error::internal("delivery vanished right after it was stored"))
+    }
+
+    async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>> {
+        let id = id.clone();
+        self.db
+            .call(move |c| get_delivery(c, "id = ?1", &[id.as_str()]))
+            .await
+    }
+
+    async fn update_delivery(
+        &self,
+        u: &DeliveryUpdate,
+        notification: Option<&Event>,
+    ) -> Result<()> {
+        let u = u.clone();
+        let notification = notification.cloned();
+        let id = u.delivery_id.to_string();
+        let changed = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                if let Some(a) = &u.attempt {
+                    // REPLACE: two receives of one job that race (the first outlived its visibility)
+                    // number their attempts alike; the attempt is kept once.
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO attempts (delivery_id, number, at, status_code, error, \
+                         duration_ms, response_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![
+                        u.delivery_id.as_str(),
+                        a.number,
+                        a.at.millis(),
+                        a.status_code,
+                        a.error,
+                        a.duration_ms as i64,
+                        a.response_body,
+                    ])?;
+                }
+                let changed = tx
+                    .prepare_cached(
+                        "UPDATE deliveries SET status = ?2, next_attempt_at = ?3, failure_reason = ?4, \
+                         updated_at = ?5, attempt_base = COALESCE(?6, attempt_base) WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        u.delivery_id.as_str(),
+                        u.status.as_str(),
+                        u.next_attempt_at.map(Timestamp::millis),
+                        u.failure_reason,
+                        u.at.millis(),
+                        u.attempt_base,
+                    ])?;
+                if let Some(n) = &notification {
+                    insert_event(&tx, n, true)?;
+                }
+                tx.commit()?;
+                Ok(changed)
+            })
+            .await?;
+        if changed == 0 {
+            Err(Error::not_found("delivery", &id))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>> {
+        let q = q.clone();
+        self.db
+            .call(move |c| {
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR subscription_id = ?2) \
+                     AND (?3 IS NULL OR status = ?3) AND id > ?4 \
+                     AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
+                     ORDER BY id LIMIT ?5"
+                ))?;
+                let mut items: Vec<Delivery> = stmt
+                    .query_map(
+                        params![
+                            q.event_id.as_ref().map(|e| e.as_str()),
+                            q.subscription_id.as_ref().map(|s| s.as_str()),
+                            q.status.map(|s| s.as_str()),
+                            q.after.as_ref().map(|a| a.as_str()).unwrap_or(""),
+                            q.limit as i64,
+                            q.since.map(Timestamp::millis),
+                            q.until.map(Timestamp::millis),
+                        ],
+                        delivery_row,
+                    )?
+                    .collect::<rusqlite::Result<_>>()?;
+                for d in &mut items {
+                    load_attempts(c, d)?;
+                }
+                Ok(items)
+            })
+            .await
+    }
+}
