@@ -153,4 +153,38 @@ checks! {
                 .is_empty()
         );
     }
+
+    /// The declared limit is one the store can really hold: a delivery with that many attempts,
+    /// each with the largest response excerpt kept, is stored and read back whole.
+    pub async fn a_delivery_holds_its_declared_attempt_limit(store: &dyn DeliveryStore) {
+        let limit = store.limits().max_attempts_per_delivery;
+        assert!(limit >= 1);
+        let dealer = tenant("dealer-1");
+        let d = store
+            .create_delivery(&delivery(&event(&dealer), &subscription(&dealer)))
+            .await
+            .unwrap();
+        let excerpt = "x".repeat(hookline_core::delivery::RESPONSE_BODY_LIMIT);
+        for number in 1..=limit as u32 {
+            let update = DeliveryUpdate {
+                delivery_id: d.id.clone(),
+                at: Timestamp(5_000 + number as i64),
+                attempt: Some(Attempt {
+                    number,
+                    at: Timestamp(5_000 + number as i64),
+                    status_code: Some(503),
+                    error: Some("HTTP 503: the receiver is down for maintenance".into()),
+                    duration_ms: 15_000,
+                    response_body: Some(excerpt.clone()),
+                }),
+                status: DeliveryStatus::Pending,
+                next_attempt_at: Some(Timestamp(9_000)),
+                failure_reason: None,
+                attempt_base: None,
+            };
+            store.update_delivery(&update, None).await.unwrap();
+        }
+        let stored = store.get_delivery(&d.id).await.unwrap().unwrap();
+        assert_eq!(stored.attempts.len(), limit);
+    }
 }

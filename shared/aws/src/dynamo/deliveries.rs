@@ -17,7 +17,7 @@ use hookline_core::delivery::{Delivery, DeliveryUpdate};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
 use hookline_core::ids::DeliveryId;
-use hookline_core::ports::{DeliveryQuery, DeliveryStore};
+use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore};
 use std::collections::HashMap;
 
 /// The `UpdateItem` expression and values that apply `u`: what is unset in the update is
@@ -125,6 +125,15 @@ impl DynamoStore {
 
 #[async_trait]
 impl DeliveryStore for DynamoStore {
+    /// An attempt is stored with at most a 1 KiB response excerpt, so 100 of them keep a
+    /// delivery far below DynamoDB's 400 KB item limit; a longer history would make the record
+    /// unwritable.
+    fn limits(&self) -> DeliveryLimits {
+        DeliveryLimits {
+            max_attempts_per_delivery: 100,
+        }
+    }
+
     async fn create_delivery(&self, d: &Delivery) -> Result<Delivery> {
         let guard = delivery_guard_item(d, self.expires(d.created_at));
         let item = delivery_item(d, self.expires(d.created_at));

@@ -16,7 +16,7 @@ use std::time::Instant;
 impl Hookline {
     /// The attempt budget of this deployment's schedule.
     pub fn budget(&self) -> AttemptBudget {
-        AttemptBudget::of(&self.settings.schedule)
+        AttemptBudget::of(&self.settings.schedule, self.store.limits())
     }
 
     /// Sends one attempt and returns it as recorded, with what its result means.

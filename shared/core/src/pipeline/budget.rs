@@ -1,16 +1,12 @@
 //! The attempt budget and every reason a delivery is given up on. A delivery has a round of
 //! attempts on the retry schedule (a recovery or redrive starts a new round) and a lifetime
-//! limit across rounds and manual retries: attempts are stored in the delivery's record, which
-//! must stay below the store's item size limit.
+//! limit across rounds and manual retries, which the store declares: attempts are stored in the
+//! delivery's record, which must stay below the store's item size limit.
 
 use crate::delivery::Delivery;
 use crate::error::{Error, ErrorCode, Result};
+use crate::ports::DeliveryLimits;
 use crate::retry_schedule::RetrySchedule;
-
-/// Attempts one delivery may have in all, across recovery rounds, redrives and manual retries.
-/// An attempt is stored with at most a 1 KiB response excerpt, so a delivery stays far below
-/// DynamoDB's 400 KB item limit; a longer history would make the record unwritable.
-pub const MAX_ATTEMPTS_PER_DELIVERY: usize = 100;
 
 /// Why a delivery failed. Each has one message, recorded as the delivery's `failure_reason`,
 /// carried by the dead letter and the failure notification.
@@ -24,8 +20,10 @@ pub enum GiveUp {
     /// The subscription is paused or disabled; the reason it was disabled, if Hookline did it.
     SubscriptionDisabled(Option<String>),
     EventMissing,
-    /// The delivery has had [`MAX_ATTEMPTS_PER_DELIVERY`] attempts.
-    LifetimeLimit,
+    /// The delivery has had as many attempts as its store allows one delivery.
+    LifetimeLimit {
+        limit: usize,
+    },
     /// The round's attempts were all made before this job came (a crash after the last one).
     RoundUsed {
         attempts: u32,
@@ -51,8 +49,8 @@ impl GiveUp {
                 .clone()
                 .unwrap_or_else(|| "subscription is paused".into()),
             GiveUp::EventMissing => "event is no longer stored".into(),
-            GiveUp::LifetimeLimit => {
-                format!("the delivery reached its limit of {MAX_ATTEMPTS_PER_DELIVERY} attempts")
+            GiveUp::LifetimeLimit { limit } => {
+                format!("the delivery reached its limit of {limit} attempts")
             }
             GiveUp::RoundUsed { attempts } => format!("all {attempts} attempts were used"),
             GiveUp::Exhausted {
@@ -86,17 +84,23 @@ pub struct AttemptBudget {
 }
 
 impl AttemptBudget {
-    pub fn of(schedule: &RetrySchedule) -> Self {
+    pub fn of(schedule: &RetrySchedule, limits: DeliveryLimits) -> Self {
         AttemptBudget {
             per_round: schedule.max_attempts(),
-            lifetime: MAX_ATTEMPTS_PER_DELIVERY,
+            lifetime: limits.max_attempts_per_delivery,
+        }
+    }
+
+    fn lifetime_limit(&self) -> GiveUp {
+        GiveUp::LifetimeLimit {
+            limit: self.lifetime,
         }
     }
 
     /// The number, within its round, of the delivery's next attempt, or why there is none.
     pub fn next_attempt(&self, delivery: &Delivery) -> std::result::Result<u32, GiveUp> {
         if delivery.attempts.len() >= self.lifetime {
-            return Err(GiveUp::LifetimeLimit);
+            return Err(self.lifetime_limit());
         }
         let in_round = delivery.next_attempt_in_round();
         if in_round > self.per_round {
@@ -110,7 +114,7 @@ impl AttemptBudget {
     /// Whether a failed delivery may start a new round (recovery, redrive).
     pub fn may_reopen(&self, delivery: &Delivery) -> std::result::Result<(), GiveUp> {
         if delivery.attempts.len() >= self.lifetime {
-            Err(GiveUp::LifetimeLimit)
+            Err(self.lifetime_limit())
         } else {
             Ok(())
         }
@@ -166,7 +170,10 @@ mod tests {
     }
 
     fn budget() -> AttemptBudget {
-        AttemptBudget::of(&RetrySchedule::parse("1s,1s").unwrap())
+        let limits = DeliveryLimits {
+            max_attempts_per_delivery: 100,
+        };
+        AttemptBudget::of(&RetrySchedule::parse("1s,1s").unwrap(), limits)
     }
 
     #[test]
@@ -184,9 +191,10 @@ mod tests {
 
     #[test]
     fn the_lifetime_limit_stops_every_kind_of_attempt() {
-        let full = delivery(MAX_ATTEMPTS_PER_DELIVERY, MAX_ATTEMPTS_PER_DELIVERY as u32);
-        assert_eq!(budget().next_attempt(&full), Err(GiveUp::LifetimeLimit));
-        assert_eq!(budget().may_reopen(&full), Err(GiveUp::LifetimeLimit));
+        let full = delivery(100, 100);
+        let limit = GiveUp::LifetimeLimit { limit: 100 };
+        assert_eq!(budget().next_attempt(&full), Err(limit.clone()));
+        assert_eq!(budget().may_reopen(&full), Err(limit));
         let e = budget().may_retry_manually(&full).unwrap_err();
         assert_eq!(e.code, ErrorCode::AttemptLimitReached);
         assert!(e.message.contains("limit of 100 attempts"));
@@ -215,7 +223,7 @@ mod tests {
             ),
             (GiveUp::EventMissing, "event is no longer stored", true),
             (
-                GiveUp::LifetimeLimit,
+                GiveUp::LifetimeLimit { limit: 100 },
                 "the delivery reached its limit of 100 attempts",
                 true,
             ),

@@ -29,7 +29,7 @@ pub mod outcome;
 pub mod request;
 pub mod settle;
 
-pub use budget::{AttemptBudget, GiveUp, MAX_ATTEMPTS_PER_DELIVERY};
+pub use budget::{AttemptBudget, GiveUp};
 pub use failure::DeliveryFailed;
 pub use job::Job;
 pub use settle::{Disposition, Removal, stays_in_queue};

@@ -21,8 +21,18 @@ pub struct DeliveryQuery {
     pub limit: usize,
 }
 
+/// What a delivery store can hold, declared by its adapter: attempts are kept in the
+/// delivery's record, so a store with an item size limit bounds how many one delivery may have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryLimits {
+    /// Attempts one delivery may have in all, across recovery rounds, redrives and manual
+    /// retries.
+    pub max_attempts_per_delivery: usize,
+}
+
 #[async_trait]
 pub trait DeliveryStore: Send + Sync + 'static {
+    fn limits(&self) -> DeliveryLimits;
     /// Stores the delivery unless one exists for the same (event, subscription), and returns
     /// the stored one: fan-out can run twice without creating a second delivery.
     async fn create_delivery(&self, delivery: &Delivery) -> Result<Delivery>;

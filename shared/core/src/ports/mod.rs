@@ -14,7 +14,7 @@ mod subscriptions;
 
 pub use crate::pipeline::notify::Notifier;
 pub use api_keys::ApiKeyStore;
-pub use deliveries::{DeliveryQuery, DeliveryStore};
+pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore};
 pub use events::EventStore;
 pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
 pub use queue::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};

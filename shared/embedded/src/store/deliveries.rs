@@ -8,7 +8,7 @@ use hookline_core::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate}
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
 use hookline_core::ids::{DeliveryId, EventId, SubscriptionId};
-use hookline_core::ports::{DeliveryQuery, DeliveryStore};
+use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, status, \
@@ -77,6 +77,14 @@ fn get_delivery(
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
+    /// SQLite rows have no such limit; local runs keep DynamoDB's, so a delivery behaves the
+    /// same locally as deployed.
+    fn limits(&self) -> DeliveryLimits {
+        DeliveryLimits {
+            max_attempts_per_delivery: 100,
+        }
+    }
+
     async fn create_delivery(&self, d: &Delivery) -> Result<Delivery> {
         let d = d.clone();
         let stored = self
