@@ -38,6 +38,7 @@ DEFAULT_SAM = ROOT / "infra" / "template.yaml"
 TRANSLATE = ROOT / "infra" / "sam_translate.py"
 # The stream filters the Rust tests check against items as really stored.
 STREAM_FILTERS = ROOT / "events" / "stream-filters.json"
+LIMITS = ROOT / "infra" / "limits.json"
 VENV_PYTHON = ROOT / "target" / "infratools" / "bin" / "python"
 
 # The deployment spec's resource counts (infra-spec: "Resource-type counts both stacks must have").
@@ -534,6 +535,14 @@ def compare(sam, cdk):
                     f"{t.label} event source {role}: filter {got} is not {want} "
                     f"(events/stream-filters.json)"
                 )
+
+    # The template's range for the default delivery timeout is the functions' (infra/limits.json).
+    timeout = json.loads(LIMITS.read_text())["deliveryTimeoutMs"]
+    s_timeout = sam.params.get("DeliveryTimeoutMs", {})
+    for key, want in (("MinValue", timeout["min"]), ("MaxValue", timeout["max"]), ("Default", timeout["default"])):
+        got = sam.value(s_timeout.get(key, MISSING))
+        if str(got) != str(want):  # the transformed template may hold numbers as strings
+            problems.append(f"SAM parameter DeliveryTimeoutMs.{key} is {got}, not {want} (infra/limits.json)")
 
     for role in sorted(set(s_esm) | set(c_esm)):
         if role not in s_esm or role not in c_esm:

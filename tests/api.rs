@@ -77,6 +77,75 @@ async fn bad_requests_get_a_clear_4xx_and_change_nothing() {
     hl.shutdown().await;
 }
 
+/// Every route that takes a body (read from the OpenAPI document, so a new route is covered the
+/// day it is added) refuses anything but a JSON object, before it looks at anything else.
+#[tokio::test]
+async fn every_body_is_a_json_object_on_every_route() {
+    let (hl, api) = hookline("1s").await;
+    let existing = api
+        .subscribe(sub_body("https://crm.example.com/hooks"))
+        .await;
+    let sid = existing["id"].as_str().unwrap().to_string();
+    let before = snapshot(&hl, &api).await;
+    let (_, spec) = api.call("GET", "/v1/openapi.json", None).await;
+    let mut routes = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for method in ["post", "patch", "put"] {
+            if item.get(method).is_some() {
+                let id = if path.starts_with("/v1/deliveries/") {
+                    "dlv_01J00000000000000000000000".to_string()
+                } else {
+                    sid.clone()
+                };
+                routes.push((method.to_uppercase(), path.replace("{id}", &id)));
+            }
+        }
+    }
+    assert_eq!(routes.len(), 8, "every POST and PATCH route: {routes:?}");
+    for (method, path) in &routes {
+        for body in [
+            r#"["tenant-a", "https://crm.example.com/hooks"]"#,
+            "[]",
+            r#""text""#,
+            "42",
+            "null",
+            "true",
+        ] {
+            let (status, got) = api.call(method, path, Some(body)).await;
+            assert_eq!(status, 400, "{method} {path} {body}: {got}");
+            assert_eq!(
+                got["error"]["code"], "invalid_request",
+                "{method} {path} {body}: {got}"
+            );
+            let message = got["error"]["message"].as_str().unwrap();
+            assert!(message.contains("JSON object"), "{message}");
+        }
+    }
+    assert_eq!(
+        snapshot(&hl, &api).await,
+        before,
+        "refused bodies changed nothing"
+    );
+    // Routes whose fields are all optional still take `{}`; a route that takes none refuses fields.
+    let (status, _) = api
+        .call(
+            "POST",
+            &format!("/v1/subscriptions/{sid}/rotate-secret"),
+            Some("{}"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, got) = api
+        .call(
+            "POST",
+            &format!("/v1/subscriptions/{sid}/test"),
+            Some(r#"{"x":1}"#),
+        )
+        .await;
+    assert_eq!(status, 400, "{got}");
+    hl.shutdown().await;
+}
+
 #[tokio::test]
 async fn requests_without_the_admin_key_are_refused() {
     let (hl, api) = hookline("1s").await;

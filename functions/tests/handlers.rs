@@ -80,12 +80,21 @@ async fn stream_record_fans_out_and_sqs_batch_delivers_with_partial_failures() {
         json!({"tenant_id": "ford-anytown", "url": url, "event_types": ["lead.*"]}),
     )
     .unwrap();
-    hl.create_subscription(&admin, sub).await.unwrap();
+    hl.create_subscription(&admin, sub, None)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
     let new: hookline_core::event::NewEvent = serde_json::from_value(json!({
         "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {"summary": "Test drive on Friday"}
     }))
     .unwrap();
-    let event = hl.ingest(&admin, new).await.unwrap();
+    let event = hl
+        .ingest(&admin, new, None)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
 
     // fan-out from the stream record of the stored item
     let stream = stream_of_stored(&table, &[&event]).await;
@@ -205,7 +214,7 @@ async fn store_failure_event(hl: &Hookline, subscription_id: &str) -> Event {
         .unwrap(),
         attributes: Default::default(),
     };
-    hl.store.insert_event(&e, true).await.unwrap();
+    hl.store.insert_event(&e, true, None).await.unwrap();
     e
 }
 
@@ -217,7 +226,12 @@ async fn stream_filters_select_the_records_each_function_needs() {
         "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {"summary": "Test drive"}
     }))
     .unwrap();
-    let ordinary = hl.ingest(&admin, new).await.unwrap();
+    let ordinary = hl
+        .ingest(&admin, new, None)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
     let failure = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT7").await;
     let filters = sample("stream-filters.json");
     let stream =
@@ -250,7 +264,12 @@ async fn notify_function_publishes_failure_events_to_the_sns_topic() {
         "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {}
     }))
     .unwrap();
-    let ordinary = hl.ingest(&admin, new).await.unwrap();
+    let ordinary = hl
+        .ingest(&admin, new, None)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
     let failure = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT7").await;
 
     let resp = hookline_functions::handle_notify(
@@ -301,7 +320,11 @@ async fn the_sweep_fans_out_events_the_stream_missed() {
         json!({"tenant_id": "ford-anytown", "url": url, "event_types": ["lead.*"]}),
     )
     .unwrap();
-    hl.create_subscription(&admin, sub).await.unwrap();
+    hl.create_subscription(&admin, sub, None)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
     // stored 20 minutes ago and never fanned out (its stream record was lost)
     let missed = Event {
         id: EventId::generate(),
@@ -312,13 +335,18 @@ async fn the_sweep_fans_out_events_the_stream_missed() {
         data: Default::default(),
         attributes: Default::default(),
     };
-    hl.store.insert_event(&missed, true).await.unwrap();
+    hl.store.insert_event(&missed, true, None).await.unwrap();
     // just stored: the stream will handle it
     let new: hookline_core::event::NewEvent = serde_json::from_value(json!({
         "tenant_id": "ford-anytown", "type": "lead.qualified", "data": {}
     }))
     .unwrap();
-    let fresh = hl.ingest(&admin, new).await.unwrap();
+    let fresh = hl
+        .ingest(&admin, new, None)
+        .await
+        .unwrap()
+        .into_new()
+        .unwrap();
 
     let out = hookline_functions::handle_fanout(&hl, sample("schedule-sweep.json"))
         .await

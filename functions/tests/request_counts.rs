@@ -109,7 +109,7 @@ impl Rig {
         )
         .unwrap();
         self.hl
-            .create_subscription(&Principal::Admin, sub)
+            .create_subscription(&Principal::Admin, sub, None)
             .await
             .unwrap();
     }
@@ -175,8 +175,10 @@ async fn aws_requests_per_event_and_per_delivery() {
     let mut rig = Rig::new().await;
     let (_, tenant_key) = rig
         .hl
-        .create_api_key(&Principal::Admin, "ford-anytown".into(), None)
+        .create_api_key(&Principal::Admin, "ford-anytown".into(), None, None)
         .await
+        .unwrap()
+        .into_new()
         .unwrap();
     rig.subscribe("ford-anytown", json!(["lead.*"])).await;
     for _ in 0..10 {
@@ -294,11 +296,7 @@ async fn aws_requests_per_event_and_per_delivery() {
         ),
         (
             "ingest, tenant key + Idempotency-Key",
-            counts(&[
-                ("DynamoDB.GetItem", 1),
-                ("DynamoDB.PutItem", 2),
-                ("DynamoDB.UpdateItem", 1),
-            ]),
+            counts(&[("DynamoDB.GetItem", 2), ("DynamoDB.TransactWriteItems", 1)]),
         ),
         (
             "fan-out, 1 matching subscription",

@@ -108,8 +108,17 @@ export const SWEEP = { schedule: 'rate(5 minutes)', input: { sweep: true } };
 
 /** The SAM template's `AllowedPattern` of `RetrySchedule`: 1 to 30 waits, none zero. */
 export const RETRY_SCHEDULE_PATTERN = '^$|^[1-9][0-9]{0,5}(ms|s|m|h)(,[1-9][0-9]{0,5}(ms|s|m|h)){0,29}$';
-/** The limits the functions enforce on the retry schedule (they refuse to start otherwise). */
-export const RETRY_LIMITS = { waits: 30, waitMs: 12 * 3_600_000, totalMs: 7 * 86_400_000 };
+/**
+ * The limits the functions enforce (they refuse to start otherwise), from `infra/limits.json`,
+ * which a Rust test holds equal to the core's constants: the numbers are written once.
+ */
+const LIMITS = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'limits.json'), 'utf8'));
+export const RETRY_LIMITS = {
+  waits: LIMITS.retrySchedule.maxWaits as number,
+  waitMs: LIMITS.retrySchedule.maxWaitMs as number,
+  totalMs: LIMITS.retrySchedule.maxTotalMs as number,
+};
+export const DELIVERY_TIMEOUT_MS = LIMITS.deliveryTimeoutMs as { min: number; max: number; default: number };
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
 /** Stage-wide throttling of the HTTP API: steady requests per second, and bursts. */
@@ -542,7 +551,11 @@ export function resolveProps(props: HooklineProps): Required<HooklineProps> {
         `makes ${attempts} attempts; keep it at attempts + 3 = ${attempts + 3}): the delivery function would refuse to start`,
     );
   }
-  check(intIn(p.deliveryTimeoutMs, 500, 15000), 'deliveryTimeoutMs must be from 500 to 15000');
+  const timeout = DELIVERY_TIMEOUT_MS;
+  check(
+    intIn(p.deliveryTimeoutMs, timeout.min, timeout.max),
+    `deliveryTimeoutMs must be from ${timeout.min} to ${timeout.max}`,
+  );
   check(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'].includes(p.logLevel), `unknown logLevel ${p.logLevel}`);
   check(
     Object.values(logs.RetentionDays).includes(p.logRetentionDays as logs.RetentionDays) &&

@@ -10,10 +10,12 @@ use bytes::Bytes;
 use hookline_core::ErrorCode;
 use serde::de::DeserializeOwned;
 
-/// A JSON body: at most the router's body limit, syntactically valid, and matching `T` exactly
+/// A JSON body: at most the router's body limit, a JSON object, and matching `T` exactly
 /// (unknown fields are refused by `T`). The body is JSON whatever the `Content-Type` says, so a
 /// plain `curl -d` works. `raw` keeps the bytes (idempotency compares them). An empty body is
-/// read as `{}`, so routes whose fields are all optional need none.
+/// read as `{}`, so routes whose fields are all optional need none. Anything but an object is
+/// refused here, for every route at once: serde's derived structs would otherwise accept a
+/// positional array (`["tenant-a", "https://..."]`) as the struct's fields in order.
 pub struct JsonBody<T> {
     pub value: T,
     pub raw: Bytes,
@@ -39,10 +41,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         } else {
             &raw
         };
+        if !starts_an_object(text) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "the body must be a JSON object (`{...}`), not an array, a string, a number, \
+                 a boolean or null",
+            ));
+        }
         let value = serde_json::from_slice(text).map_err(|e| json_error(&e))?;
         Ok(JsonBody { value, raw })
     }
 }
+
+/// Whether a body's first character, after whitespace, opens an object: what every JSON body of
+/// this API is. Malformed JSON after the brace is `invalid_json`, from the parser.
+fn starts_an_object(text: &[u8]) -> bool {
+    text.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// The body of a route that takes none: nothing, or `{}`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
 
 fn json_error(e: &serde_json::Error) -> ApiError {
     use serde_json::error::Category;
@@ -70,5 +90,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T>
                     format!("invalid query: {}", e.body_text()),
                 )
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_object_opens_a_body() {
+        for object in [&b"{}"[..], b"  \n{\"a\":1}", b"{not json"] {
+            assert!(starts_an_object(object), "{object:?}");
+        }
+        for other in [&b"[]"[..], b"\"x\"", b"1", b"null", b"true", b" [{}]", b""] {
+            assert!(!starts_an_object(other), "{other:?}");
+        }
     }
 }

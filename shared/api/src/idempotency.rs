@@ -1,121 +1,98 @@
-//! `Idempotency-Key` on creating routes: the same key and body within 24 hours replay the first
-//! response and create nothing; another body is refused. The claim is one atomic store write, so
-//! of concurrent duplicates exactly one runs while the others wait; keys are per caller and route.
+//! `Idempotency-Key` on creating routes: the same key with the same body within 24 hours answers
+//! the first response and creates nothing; the same key with another body is refused. The core
+//! stores the response in the same write as what the request creates (see
+//! `hookline_core::service::idempotency`), so there is nothing to wait for: a duplicate racing
+//! the first request, or a retry after a crash, is answered at once.
 
-use crate::ApiState;
 use crate::error::ApiError;
-use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hookline_core::ErrorCode;
 use hookline_core::access::Principal;
-use hookline_core::ports::Claim;
-use sha2::{Digest, Sha256};
-use std::time::Duration;
+use hookline_core::service::{Accepted, Keyed};
+use std::future::Future;
 
 pub const HEADER: &str = "idempotency-key";
-const TTL: Duration = Duration::from_secs(24 * 3600);
-/// A claim never completed for this long belongs to a request that died; it can be taken over.
-const STALE_AFTER: Duration = Duration::from_secs(60);
-/// How long a duplicate waits for the first request's response.
-const WAIT_FOR_FIRST: Duration = Duration::from_secs(5);
 
-fn scoped_key(principal: &Principal, route: &str, key: &str) -> String {
-    let who = match principal {
-        Principal::Admin => "admin".to_string(),
-        Principal::Tenant(t) => format!("tenant:{t}"),
+/// How a created `T` is answered: status and JSON body. The same function renders the first
+/// response and the one stored for replays, so the two cannot differ.
+pub type Render<T> = dyn Fn(&T) -> (u16, String) + Send + Sync;
+
+/// The request's key, if it has one: 1-255 printable ASCII characters.
+fn key_of(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(key) = headers.get(HEADER) else {
+        return Ok(None);
     };
-    format!("{who} {route} {key}")
+    match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => Ok(Some(k)),
+        _ => Err(ApiError::bad_request(
+            ErrorCode::InvalidIdempotencyKey,
+            "`Idempotency-Key` must be 1-255 printable ASCII characters",
+        )),
+    }
 }
 
-fn replay(status: u16, body: &str) -> Response {
+fn json_response(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    let value: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
-    let mut resp = (status, Json(value)).into_response();
-    resp.headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    resp
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Runs `op` at most once per idempotency key (when the request carries one).
-pub async fn run<F, Fut>(
-    state: &ApiState,
+/// Runs a create `op` with the request's key (if any) and answers it: the new resource
+/// rendered, or the key's earlier response replayed (`Idempotent-Replayed: true`), or 422 when
+/// the key was used with another body.
+pub async fn create<'r, T, F, Fut>(
     principal: &Principal,
     headers: &HeaderMap,
     route: &str,
     raw_body: &[u8],
+    render: &'r Render<T>,
     op: F,
 ) -> Response
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
+    F: FnOnce(Option<Keyed<'r, T>>) -> Fut,
+    Fut: Future<Output = Result<Accepted<T>, hookline_core::Error>>,
 {
-    let Some(key) = headers.get(HEADER) else {
-        return match op().await {
-            Ok((status, body)) => (status, Json(body)).into_response(),
-            Err(e) => e.into_response(),
-        };
+    let key = match key_of(headers) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
     };
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k,
-        _ => {
-            return ApiError::bad_request(
-                ErrorCode::InvalidIdempotencyKey,
-                "`Idempotency-Key` must be 1-255 printable ASCII characters",
-            )
-            .into_response();
-        }
-    };
-    let store = &state.hookline.store;
-    let scoped = scoped_key(principal, route, key);
-    let hash = hex::encode(Sha256::digest(raw_body));
-    let deadline = std::time::Instant::now() + WAIT_FOR_FIRST;
-    loop {
-        let now = state.hookline.clock.now();
-        let claim = store
-            .claim_idempotency(&scoped, &hash, now, now.minus(STALE_AFTER), now.plus(TTL))
-            .await;
-        match claim {
-            Err(e) => return ApiError::from(e).into_response(),
-            Ok(Claim::Claimed) => break,
-            Ok(Claim::Existing(rec)) if rec.request_hash != hash => {
-                return ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    ErrorCode::IdempotencyKeyReused,
-                    "this `Idempotency-Key` was used with a different request body",
-                )
-                .into_response();
+    let keyed = key.map(|k| Keyed::new(principal, route, k, raw_body, render));
+    let request_hash = keyed.as_ref().map(|k| k.request_hash.clone());
+    match op(keyed).await {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(Accepted::New(created)) => {
+            if request_hash.is_some() {
+                crash_point_after_keyed_create();
             }
-            Ok(Claim::Existing(rec)) => match rec.response {
-                Some((status, body)) => return replay(status, &body),
-                None if std::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                None => {
-                    return ApiError::new(
-                        StatusCode::CONFLICT,
-                        ErrorCode::IdempotencyInProgress,
-                        "a request with this `Idempotency-Key` is still being processed; retry shortly",
-                    )
-                    .into_response();
-                }
-            },
+            let (status, body) = render(&created);
+            json_response(status, body)
+        }
+        Ok(Accepted::Replayed(earlier)) if Some(&earlier.request_hash) != request_hash.as_ref() => {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+                "this `Idempotency-Key` was used with a different request body",
+            )
+            .into_response()
+        }
+        Ok(Accepted::Replayed(earlier)) => {
+            let mut response = json_response(earlier.status, earlier.body);
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
         }
     }
-    match op().await {
-        Ok((status, body)) => {
-            if let Err(e) = store
-                .complete_idempotency(&scoped, status.as_u16(), &body.to_string())
-                .await
-            {
-                tracing::error!(error = %e, "could not record an idempotent response");
-            }
-            (status, Json(body)).into_response()
-        }
-        Err(e) => {
-            // Nothing was created: free the key so a corrected request can use it.
-            let _ = store.release_idempotency(&scoped).await;
-            e.into_response()
-        }
+}
+
+/// For the crash tests only: with `HOOKLINE_TEST_CRASH_AFTER_KEYED_CREATE=1` the process aborts
+/// right after a keyed create is stored and before it is answered, the worst moment for a
+/// producer (its connection breaks, and it retries with the same key).
+fn crash_point_after_keyed_create() {
+    static ARMED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ARMED.get_or_init(|| {
+        std::env::var("HOOKLINE_TEST_CRASH_AFTER_KEYED_CREATE").is_ok_and(|v| v == "1")
+    }) {
+        std::process::abort();
     }
 }

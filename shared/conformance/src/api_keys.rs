@@ -13,8 +13,8 @@ checks! {
         let dealer = tenant("dealer-1");
         let (k1, _) = api_key::generate(dealer.clone(), Some("CRM".into()), Timestamp(5));
         let (k2, _) = api_key::generate(tenant("dealer-2"), None, Timestamp(6));
-        store.insert_api_key(&k1).await.unwrap();
-        store.insert_api_key(&k2).await.unwrap();
+        store.insert_api_key(&k1, None).await.unwrap();
+        store.insert_api_key(&k2, None).await.unwrap();
         assert_eq!(store.get_api_key(&k1.id).await.unwrap().unwrap(), k1);
         assert_eq!(
             store.list_api_keys(Some(&dealer), None, 10).await.unwrap(),

@@ -10,8 +10,8 @@ checks! {
     pub async fn events_wait_in_the_outbox_until_fanned_out(store: &dyn EventStore) {
         let dealer = tenant("dealer-1");
         let (a, b) = (event(&dealer), event(&dealer));
-        store.insert_event(&a, true).await.unwrap();
-        store.insert_event(&b, true).await.unwrap();
+        store.insert_event(&a, true, None).await.unwrap();
+        store.insert_event(&b, true, None).await.unwrap();
         assert_eq!(store.get_event(&a.id).await.unwrap().unwrap(), a);
         let waiting = store.events_awaiting_fanout(10).await.unwrap();
         assert_eq!(
@@ -23,7 +23,7 @@ checks! {
         assert_eq!(waiting.len(), 1);
         assert_eq!(waiting[0].id, b.id);
         let direct = event(&dealer);
-        store.insert_event(&direct, false).await.unwrap();
+        store.insert_event(&direct, false, None).await.unwrap();
         assert_eq!(store.get_event(&direct.id).await.unwrap().unwrap(), direct);
         assert_eq!(
             store.events_awaiting_fanout(10).await.unwrap().len(),

@@ -10,7 +10,7 @@ checks! {
 
     pub async fn subscription_round_trip(store: &dyn SubscriptionStore) {
         let s = subscription(&tenant("dealer-1"));
-        store.insert_subscription(&s).await.unwrap();
+        store.insert_subscription(&s, None).await.unwrap();
         let got = store
             .get_subscription(&s.id)
             .await
@@ -31,10 +31,10 @@ checks! {
         let mut mine = Vec::new();
         for _ in 0..5 {
             let s = subscription(&a);
-            store.insert_subscription(&s).await.unwrap();
+            store.insert_subscription(&s, None).await.unwrap();
             mine.push(s.id);
         }
-        store.insert_subscription(&subscription(&b)).await.unwrap();
+        store.insert_subscription(&subscription(&b), None).await.unwrap();
         let first = store.list_subscriptions(Some(&a), None, 3).await.unwrap();
         let ids: Vec<_> = first.iter().map(|s| s.id.clone()).collect();
         assert_eq!(ids, mine[..3]);
@@ -63,7 +63,7 @@ checks! {
             store.update_subscription(&s).await.is_err(),
             "updating a missing subscription fails"
         );
-        store.insert_subscription(&s).await.unwrap();
+        store.insert_subscription(&s, None).await.unwrap();
         s.enabled = false;
         s.disabled_reason = Some("paused".into());
         store.update_subscription(&s).await.unwrap();
@@ -76,10 +76,10 @@ checks! {
     pub async fn subscriptions_are_counted_per_tenant(store: &dyn SubscriptionStore) {
         let x = tenant("dealer-x");
         for _ in 0..3 {
-            store.insert_subscription(&subscription(&x)).await.unwrap();
+            store.insert_subscription(&subscription(&x), None).await.unwrap();
         }
         store
-            .insert_subscription(&subscription(&tenant("dealer-y")))
+            .insert_subscription(&subscription(&tenant("dealer-y")), None)
             .await
             .unwrap();
         assert_eq!(store.count_subscriptions(&x).await.unwrap(), 3);

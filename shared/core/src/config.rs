@@ -152,6 +152,24 @@ mod tests {
         }
     }
 
+    /// The templates and the CDK app check the same limits before a deployment; they read them
+    /// from `infra/limits.json`, which must say what the core enforces.
+    #[test]
+    fn the_deployment_limits_file_matches_the_core() {
+        use crate::retry_schedule::{MAX_DELAY, MAX_RETRIES, MAX_TOTAL_DELAY, REDRIVE_MARGIN};
+        let limits: serde_json::Value =
+            serde_json::from_str(include_str!("../../../infra/limits.json")).unwrap();
+        let retry = &limits["retrySchedule"];
+        assert_eq!(retry["maxWaits"], MAX_RETRIES);
+        assert_eq!(retry["maxWaitMs"], MAX_DELAY.as_millis() as u64);
+        assert_eq!(retry["maxTotalMs"], MAX_TOTAL_DELAY.as_millis() as u64);
+        assert_eq!(retry["redriveMargin"], REDRIVE_MARGIN);
+        let timeout = &limits["deliveryTimeoutMs"];
+        assert_eq!(timeout["min"], MIN_TIMEOUT_MS);
+        assert_eq!(timeout["max"], MAX_TIMEOUT_MS);
+        assert_eq!(timeout["default"], DEFAULT_TIMEOUT_MS);
+    }
+
     #[test]
     fn max_receive_count_must_leave_room_for_every_attempt() {
         let with = |n: &str| Config::from_args(["hookline", "--max-receive-count", n]);

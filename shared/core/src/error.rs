@@ -47,7 +47,6 @@ error_codes! {
     AdminOnly => "admin_only",
     AttemptLimitReached => "attempt_limit_reached",
     DestinationNotAllowed => "destination_not_allowed",
-    IdempotencyInProgress => "idempotency_in_progress",
     IdempotencyKeyReused => "idempotency_key_reused",
     Internal => "internal",
     InvalidAttribute => "invalid_attribute",

@@ -1,14 +1,18 @@
 //! Tenant API keys: issued, listed and revoked with the admin key only. A key is shown once,
 //! in the response that creates it; only its hash is stored.
 
+use super::json_text;
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, QueryParams};
+use crate::idempotency;
 use crate::views::{ApiKeyPage, ApiKeyView};
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use hookline_core::api_key::ApiKey;
 use hookline_core::ids::ApiKeyId;
 use hookline_core::service::PageRequest;
 use serde::Deserialize;
@@ -40,20 +44,29 @@ pub struct NewApiKey {
 
 /// Issue a tenant API key (admin key only). The key is in the response, shown only this once.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", request_body = NewApiKey,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the first response, nothing created")),
     responses((status = 201, body = ApiKeyView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody)),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn create_api_key(
     State(s): State<ApiState>,
     Caller(caller): Caller,
+    headers: HeaderMap,
     body: JsonBody<NewApiKey>,
-) -> Result<(StatusCode, Json<ApiKeyView>), ApiError> {
+) -> Response {
+    let render = |(record, key): &(ApiKey, String)| {
+        (201, json_text(&ApiKeyView::of(record, Some(key.clone()))))
+    };
     let NewApiKey { tenant_id, name } = body.value;
-    let (record, key) = s.hookline.create_api_key(&caller, tenant_id, name).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ApiKeyView::of(&record, Some(key))),
-    ))
+    idempotency::create(
+        &caller,
+        &headers,
+        "POST /v1/api-keys",
+        &body.raw,
+        &render,
+        |keyed| s.hookline.create_api_key(&caller, tenant_id, name, keyed),
+    )
+    .await
 }
 
 /// Tenant API keys, oldest first (admin key only). Keys themselves are never shown again.

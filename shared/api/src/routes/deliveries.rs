@@ -5,7 +5,7 @@
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, NoFields, QueryParams};
 use crate::views::DeliveryPage;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -158,6 +158,7 @@ async fn retry_delivery(
     State(s): State<ApiState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    _none: JsonBody<NoFields>,
 ) -> Result<Json<AttemptReport>, ApiError> {
     let id = DeliveryId::from_path(&id)?;
     Ok(Json(s.hookline.retry_delivery(&caller, &id).await?))

@@ -1,7 +1,7 @@
 //! Events: producers send them (idempotently, with `Idempotency-Key`) and read them back. Their
 //! deliveries are listed with the rest of the delivery log, in `deliveries.rs`.
 
-use super::json;
+use super::json_text;
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
@@ -10,7 +10,7 @@ use crate::idempotency;
 use crate::views::Accepted;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use hookline_core::event::{Event, NewEvent};
 use hookline_core::ids::EventId;
@@ -28,7 +28,7 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Same key and body within 24 h: the first response, nothing created")),
     responses(
         (status = 202, body = Accepted), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn create_event(
     State(s): State<ApiState>,
@@ -36,16 +36,14 @@ async fn create_event(
     headers: HeaderMap,
     body: JsonBody<NewEvent>,
 ) -> Response {
-    idempotency::run(
-        &s,
+    let render = |e: &Event| (202, json_text(&Accepted { id: e.id.clone() }));
+    idempotency::create(
         &caller,
         &headers,
         "POST /v1/events",
         &body.raw,
-        || async {
-            let event = s.hookline.ingest(&caller, body.value).await?;
-            json(StatusCode::ACCEPTED, Accepted { id: event.id })
-        },
+        &render,
+        |keyed| s.hookline.ingest(&caller, body.value, keyed),
     )
     .await
 }

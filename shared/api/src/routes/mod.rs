@@ -97,16 +97,10 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// A handler's answer as a status and a JSON value: the form `idempotency::run` stores and
-/// replays.
-fn json<T: serde::Serialize>(
-    status: StatusCode,
-    v: T,
-) -> Result<(StatusCode, serde_json::Value), ApiError> {
-    Ok((
-        status,
-        serde_json::to_value(v).expect("responses serialize"),
-    ))
+/// A created resource's view as JSON text: what a creating route answers and what its
+/// `Idempotency-Key` replays.
+fn json_text<T: serde::Serialize>(view: &T) -> String {
+    serde_json::to_string(view).expect("responses serialize")
 }
 
 #[cfg(test)]

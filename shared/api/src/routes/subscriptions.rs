@@ -1,11 +1,11 @@
 //! Subscriptions: create (idempotently), list, read, change, delete, send a test event and
 //! rotate the signing secret. A secret appears only in the responses that create it.
 
-use super::json;
+use super::json_text;
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, QueryParams};
+use crate::extract::{JsonBody, NoFields, QueryParams};
 use crate::idempotency;
 use crate::views::{SubscriptionPage, SubscriptionView};
 use axum::Json;
@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use hookline_core::ids::SubscriptionId;
 use hookline_core::service::{AttemptReport, PageRequest};
-use hookline_core::subscription::{NewSubscription, SubscriptionPatch};
+use hookline_core::subscription::{NewSubscription, Subscription, SubscriptionPatch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -64,16 +64,14 @@ async fn create_subscription(
     headers: HeaderMap,
     body: JsonBody<NewSubscription>,
 ) -> Response {
-    idempotency::run(
-        &s,
+    let render = |sub: &Subscription| (201, json_text(&SubscriptionView::of(sub, true)));
+    idempotency::create(
         &caller,
         &headers,
         "POST /v1/subscriptions",
         &body.raw,
-        || async {
-            let sub = s.hookline.create_subscription(&caller, body.value).await?;
-            json(StatusCode::CREATED, SubscriptionView::of(&sub, true))
-        },
+        &render,
+        |keyed| s.hookline.create_subscription(&caller, body.value, keyed),
     )
     .await
 }
@@ -166,6 +164,7 @@ async fn test_subscription(
     State(s): State<ApiState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
+    _none: JsonBody<NoFields>,
 ) -> Result<Json<AttemptReport>, ApiError> {
     let id = SubscriptionId::from_path(&id)?;
     Ok(Json(s.hookline.send_test_event(&caller, &id).await?))

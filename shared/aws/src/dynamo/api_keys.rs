@@ -12,12 +12,12 @@ use hookline_core::api_key::ApiKey;
 use hookline_core::clock::Timestamp;
 use hookline_core::error::Result;
 use hookline_core::ids::ApiKeyId;
-use hookline_core::ports::ApiKeyStore;
+use hookline_core::ports::{ApiKeyStore, Created, KeyedResponse};
 
 #[async_trait]
 impl ApiKeyStore for DynamoStore {
-    async fn insert_api_key(&self, k: &ApiKey) -> Result<()> {
-        self.put_new(api_key_item(k)).await
+    async fn insert_api_key(&self, k: &ApiKey, keyed: Option<&KeyedResponse>) -> Result<Created> {
+        self.put_new_keyed(api_key_item(k), keyed).await
     }
 
     async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>> {

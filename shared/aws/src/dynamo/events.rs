@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use hookline_core::error::Result;
 use hookline_core::event::Event;
 use hookline_core::ids::EventId;
-use hookline_core::ports::EventStore;
+use hookline_core::ports::{Created, EventStore, KeyedResponse};
 
 impl DynamoStore {
     /// An event item kept for the store's retention from the event's time.
@@ -20,8 +20,14 @@ impl DynamoStore {
 
 #[async_trait]
 impl EventStore for DynamoStore {
-    async fn insert_event(&self, event: &Event, fan_out: bool) -> Result<()> {
-        self.put_new(self.stored_event_item(event, fan_out)).await
+    async fn insert_event(
+        &self,
+        event: &Event,
+        fan_out: bool,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created> {
+        self.put_new_keyed(self.stored_event_item(event, fan_out), keyed)
+            .await
     }
 
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {

@@ -1,98 +1,117 @@
-//! `Idempotency-Key` claims on the table: one conditional `PutItem` claims a key that is new,
-//! expired or stale, so exactly one of concurrent requests wins; the response is stored on the
-//! same item for replays, and DynamoDB's TTL drops it after expiry.
+//! `Idempotency-Key` responses on the table. A keyed create is one `TransactWriteItems` of the
+//! new item and the key's response (conditional on the key holding no unexpired response), so
+//! of racing duplicates one write wins and the others replay it, and a crash leaves both or
+//! neither; DynamoDB's TTL drops the response after expiry. An unkeyed create stays one
+//! `PutItem`.
 
 use super::DynamoStore;
-use super::codec::{corrupt, get_n, get_s, key, n, s};
+use super::codec::{Item, get_n, get_s, key, n, s};
 use super::keys;
 use crate::sdk_error;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use hookline_core::clock::Timestamp;
-use hookline_core::error::Result;
-use hookline_core::ports::{Claim, IdempotencyRecord, IdempotencyStore};
+use hookline_core::error::{Error, Result};
+use hookline_core::ports::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
+
+/// The record an item holds, if it holds an unexpired response. Items without a status are
+/// claims of an earlier version, which never completed: they hold nothing.
+fn record_of(item: &Item, now: Timestamp) -> Option<IdempotencyRecord> {
+    let status = get_n(item, "status")?;
+    if get_n(item, "expires_at")? <= now.millis() {
+        return None;
+    }
+    Some(IdempotencyRecord {
+        request_hash: get_s(item, "request_hash").unwrap_or_default(),
+        status: status as u16,
+        body: get_s(item, "body").unwrap_or_default(),
+    })
+}
+
+fn response_item(k: &KeyedResponse) -> Item {
+    let mut item = key(keys::idempotency(&k.key));
+    item.insert("request_hash".into(), s(&k.record.request_hash));
+    item.insert("claimed_at".into(), n(k.now.millis()));
+    item.insert("expires_at".into(), n(k.expires_at.millis()));
+    item.insert("ttl".into(), n(k.expires_at.seconds() + 1));
+    item.insert("status".into(), n(k.record.status as i64));
+    item.insert("body".into(), s(&k.record.body));
+    item
+}
+
+impl DynamoStore {
+    /// Writes an item that must not exist yet and, when keyed, the key's response with it.
+    pub(super) async fn put_new_keyed(
+        &self,
+        item: Item,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created> {
+        let Some(k) = keyed else {
+            self.put_new(item).await?;
+            return Ok(Created::Stored);
+        };
+        let new_item = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("complete put");
+        let response = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(response_item(k)))
+            .condition_expression(
+                "attribute_not_exists(pk) OR attribute_not_exists(#st) OR expires_at <= :now",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":now", n(k.now.millis()))
+            .build()
+            .expect("complete put");
+        let out = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(new_item).build())
+            .transact_items(TransactWriteItem::builder().put(response).build())
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Created::Stored),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(_))
+                ) =>
+            {
+                // Either the key holds a response (another request won) or the write met
+                // something else (throttling, or a racing transaction still committing: read
+                // again shortly). Only a stored response is an answer; anything else is an
+                // error the caller may retry, having created nothing.
+                for wait_ms in [0, 25, 100] {
+                    tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+                    if let Some(earlier) = self.idempotency_record(&k.key, k.now).await? {
+                        return Ok(Created::KeyTaken(earlier));
+                    }
+                }
+                Err(Error::internal(format!(
+                    "dynamodb: keyed write cancelled: {}",
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e)
+                )))
+            }
+            Err(e) => Err(sdk_error("dynamodb", e)),
+        }
+    }
+}
 
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
-    async fn claim_idempotency(
+    async fn idempotency_record(
         &self,
         idem_key: &str,
-        request_hash: &str,
         now: Timestamp,
-        stale_before: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<Claim> {
-        let mut item = key(keys::idempotency(idem_key));
-        item.insert("request_hash".into(), s(request_hash));
-        item.insert("claimed_at".into(), n(now.millis()));
-        item.insert("expires_at".into(), n(expires_at.millis()));
-        item.insert("ttl".into(), n(expires_at.seconds() + 1));
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(
-                "attribute_not_exists(pk) OR expires_at <= :now OR (attribute_not_exists(#st) AND claimed_at < :stale)",
-            )
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":now", n(now.millis()))
-            .expression_attribute_values(":stale", n(stale_before.millis()))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(Claim::Claimed),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                let existing = self
-                    .get(keys::idempotency(idem_key))
-                    .await?
-                    .ok_or_else(|| corrupt("idempotency key"))?;
-                Ok(Claim::Existing(IdempotencyRecord {
-                    request_hash: get_s(&existing, "request_hash").unwrap_or_default(),
-                    response: get_n(&existing, "status")
-                        .map(|st| (st as u16, get_s(&existing, "body").unwrap_or_default())),
-                }))
-            }
-            Err(e) => Err(sdk_error("dynamodb", e)),
-        }
-    }
-
-    async fn complete_idempotency(&self, idem_key: &str, status: u16, body: &str) -> Result<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::idempotency(idem_key))))
-            .update_expression("SET #st = :st, body = :body")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":st", n(status as i64))
-            .expression_attribute_values(":body", s(body))
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk_error("dynamodb", e))
-    }
-
-    async fn release_idempotency(&self, idem_key: &str) -> Result<()> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::idempotency(idem_key))))
-            .condition_expression("attribute_not_exists(#st)")
-            .expression_attribute_names("#st", "status")
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("dynamodb", e)),
-        }
+    ) -> Result<Option<IdempotencyRecord>> {
+        Ok(self
+            .get(keys::idempotency(idem_key))
+            .await?
+            .and_then(|item| record_of(&item, now)))
     }
 }

@@ -88,7 +88,7 @@ impl DynamoStore {
     }
 
     /// Writes an item that must not exist yet.
-    async fn put_new(&self, item: Item) -> Result<()> {
+    pub(super) async fn put_new(&self, item: Item) -> Result<()> {
         self.client
             .put_item()
             .table_name(&self.table)

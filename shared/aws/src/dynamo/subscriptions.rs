@@ -11,13 +11,17 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use hookline_core::TenantId;
 use hookline_core::error::{Error, Result};
 use hookline_core::ids::SubscriptionId;
-use hookline_core::ports::SubscriptionStore;
+use hookline_core::ports::{Created, KeyedResponse, SubscriptionStore};
 use hookline_core::subscription::Subscription;
 
 #[async_trait]
 impl SubscriptionStore for DynamoStore {
-    async fn insert_subscription(&self, sub: &Subscription) -> Result<()> {
-        self.put_new(subscription_item(sub)).await
+    async fn insert_subscription(
+        &self,
+        sub: &Subscription,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created> {
+        self.put_new_keyed(subscription_item(sub), keyed).await
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {

@@ -4,12 +4,14 @@ use crate::api_key::ApiKey;
 use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::ids::ApiKeyId;
+use crate::ports::{Created, KeyedResponse};
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync + 'static {
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// Stores a new key's record, with the request's response in the same write when keyed.
+    async fn insert_api_key(&self, key: &ApiKey, keyed: Option<&KeyedResponse>) -> Result<Created>;
     async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>>;
     async fn list_api_keys(
         &self,

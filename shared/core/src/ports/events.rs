@@ -3,13 +3,19 @@
 use crate::error::Result;
 use crate::event::Event;
 use crate::ids::EventId;
+use crate::ports::{Created, KeyedResponse};
 use async_trait::async_trait;
 
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Stores an event; with `fan_out` false it never enters the outbox (test events, which
-    /// go to one subscription only).
-    async fn insert_event(&self, event: &Event, fan_out: bool) -> Result<()>;
+    /// Stores an event, with its key's response in the same write when keyed; with `fan_out`
+    /// false it never enters the outbox (test events, which go to one subscription only).
+    async fn insert_event(
+        &self,
+        event: &Event,
+        fan_out: bool,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created>;
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>>;
     /// Stored events not yet fanned out, oldest first. This is the outbox that guarantees every
     /// stored event is fanned out even if the process dies right after storing it.

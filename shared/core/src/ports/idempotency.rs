@@ -1,40 +1,48 @@
-//! Storage of `Idempotency-Key` claims and the responses they replay.
+//! Storage of `Idempotency-Key` responses. A keyed request's response is stored in the same
+//! write as what the request creates (the event, the subscription, the API key), so a key is
+//! never taken without its result: a crash leaves both or neither, and of two racing duplicates
+//! one write wins and the other replays it.
 
 use crate::clock::Timestamp;
 use crate::error::Result;
 use async_trait::async_trait;
 
-/// The stored state of an idempotency key.
+/// The stored response of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
     /// Hash of the request that first used the key.
     pub request_hash: String,
-    /// The response, once the first request finished: status and body.
-    pub response: Option<(u16, String)>,
+    pub status: u16,
+    pub body: String,
 }
 
+/// What a keyed request answers, written with what it creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// This request owns the key now and must complete or release it.
-    Claimed,
-    /// Another request holds or held the key.
-    Existing(IdempotencyRecord),
+pub struct KeyedResponse {
+    /// The key, scoped to its caller and route.
+    pub key: String,
+    pub record: IdempotencyRecord,
+    /// Until when the key replays this response; after that it may be used afresh.
+    pub expires_at: Timestamp,
+    /// The time of the write (an expired record is replaced).
+    pub now: Timestamp,
+}
+
+/// What a create under a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// Stored (with the key's response, if keyed).
+    Stored,
+    /// The key already holds a response, written first by another request: nothing was stored.
+    KeyTaken(IdempotencyRecord),
 }
 
 #[async_trait]
 pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Claims an idempotency key for a request, atomically: exactly one of concurrent callers
-    /// gets `Claimed`. A key whose record expired, or whose claim was never completed and is
-    /// older than `stale_before` (its request crashed), can be claimed again.
-    async fn claim_idempotency(
+    /// The response a key holds, unless it expired by `now`.
+    async fn idempotency_record(
         &self,
         key: &str,
-        request_hash: &str,
         now: Timestamp,
-        stale_before: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<Claim>;
-    async fn complete_idempotency(&self, key: &str, status: u16, body: &str) -> Result<()>;
-    /// Gives a claimed key up (the request failed and changed nothing).
-    async fn release_idempotency(&self, key: &str) -> Result<()>;
+    ) -> Result<Option<IdempotencyRecord>>;
 }

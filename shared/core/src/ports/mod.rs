@@ -16,7 +16,7 @@ pub use crate::pipeline::notify::Notifier;
 pub use api_keys::ApiKeyStore;
 pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore};
 pub use events::EventStore;
-pub use idempotency::{Claim, IdempotencyRecord, IdempotencyStore};
+pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
 pub use queue::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
 pub use sender::{OutboundRequest, Sender};
 pub use subscriptions::SubscriptionStore;

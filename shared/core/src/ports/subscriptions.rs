@@ -2,13 +2,19 @@
 
 use crate::error::Result;
 use crate::ids::SubscriptionId;
+use crate::ports::{Created, KeyedResponse};
 use crate::subscription::Subscription;
 use crate::tenant::TenantId;
 use async_trait::async_trait;
 
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync + 'static {
-    async fn insert_subscription(&self, sub: &Subscription) -> Result<()>;
+    /// Stores a new subscription, with its key's response in the same write when keyed.
+    async fn insert_subscription(
+        &self,
+        sub: &Subscription,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created>;
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>>;
     /// Replaces a stored subscription; `not_found` if it no longer exists.
     async fn update_subscription(&self, sub: &Subscription) -> Result<()>;

@@ -1,20 +1,27 @@
 //! Tenant API keys: issued, listed and revoked by the admin; presented by tenants.
 
+use super::idempotency::{Accepted, Keyed, accepted};
 use super::{Hookline, Page, PageRequest, paginate};
 use crate::access::Principal;
 use crate::api_key::{self, ApiKey};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::ApiKeyId;
+use crate::ports::Created;
 use crate::tenant::TenantId;
 
 impl Hookline {
+    /// Issues a key for a tenant: the record to store and the key, shown once.
     pub async fn create_api_key(
         &self,
         principal: &Principal,
         tenant_id: String,
         name: Option<String>,
-    ) -> Result<(ApiKey, String)> {
+        keyed: Option<Keyed<'_, (ApiKey, String)>>,
+    ) -> Result<Accepted<(ApiKey, String)>> {
         principal.require_admin()?;
+        if let Some(earlier) = self.earlier_response(keyed.as_ref()).await? {
+            return Ok(Accepted::Replayed(earlier));
+        }
         let tenant_id = TenantId::parse(tenant_id)?;
         if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
             return Err(Error::invalid(
@@ -22,10 +29,17 @@ impl Hookline {
                 "`name` is longer than 200 characters",
             ));
         }
-        let (record, key) = api_key::generate(tenant_id, name, self.clock.now());
-        self.store.insert_api_key(&record).await?;
-        tracing::info!(api_key_id = %record.id, tenant_id = %record.tenant_id, "API key created");
-        Ok((record, key))
+        let now = self.clock.now();
+        let issued = api_key::generate(tenant_id, name, now);
+        let response = keyed.as_ref().map(|k| k.response(&issued, now));
+        let write = self
+            .store
+            .insert_api_key(&issued.0, response.as_ref())
+            .await?;
+        if write == Created::Stored {
+            tracing::info!(api_key_id = %issued.0.id, tenant_id = %issued.0.tenant_id, "API key created");
+        }
+        Ok(accepted(issued, write))
     }
 
     pub async fn list_api_keys(

@@ -5,7 +5,10 @@
 mod api_keys;
 mod deliveries;
 mod events;
+pub mod idempotency;
 mod subscriptions;
+
+pub use idempotency::{Accepted, Keyed};
 
 use crate::access::Principal;
 use crate::clock::{Clock, Timestamp};

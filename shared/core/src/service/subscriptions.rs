@@ -1,11 +1,13 @@
 //! Subscriptions: create, read, list, change, delete, rotate the secret, send a test event.
 
+use super::idempotency::{Accepted, Keyed, accepted};
 use super::{AttemptReport, Hookline, Page, PageRequest, paginate, visible};
 use crate::access::Principal;
 use crate::delivery::Delivery;
 use crate::error::{Error, ErrorCode, Result};
 use crate::event::{Event, TEST_EVENT};
 use crate::ids::{EventId, SubscriptionId};
+use crate::ports::Created;
 use crate::subscription::{
     DEFAULT_ROTATION_GRACE_SECS, MAX_SUBSCRIPTIONS_PER_TENANT, NewSubscription, Subscription,
     SubscriptionPatch,
@@ -17,11 +19,15 @@ impl Hookline {
         &self,
         principal: &Principal,
         mut new: NewSubscription,
-    ) -> Result<Subscription> {
+        keyed: Option<Keyed<'_, Subscription>>,
+    ) -> Result<Accepted<Subscription>> {
+        if let Some(earlier) = self.earlier_response(keyed.as_ref()).await? {
+            return Ok(Accepted::Replayed(earlier));
+        }
         let tenant = principal.tenant_for(new.tenant_id.take())?;
         let default_timeout = new.timeout_ms.is_none();
-        let mut sub =
-            new.into_subscription(tenant, self.clock.now(), &self.settings.destination)?;
+        let now = self.clock.now();
+        let mut sub = new.into_subscription(tenant, now, &self.settings.destination)?;
         if default_timeout {
             sub.timeout_ms = self.settings.default_timeout_ms;
         }
@@ -31,9 +37,15 @@ impl Hookline {
                 format!("a tenant has at most {MAX_SUBSCRIPTIONS_PER_TENANT} subscriptions"),
             ));
         }
-        self.store.insert_subscription(&sub).await?;
-        tracing::info!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, "subscription created");
-        Ok(sub)
+        let response = keyed.as_ref().map(|k| k.response(&sub, now));
+        let write = self
+            .store
+            .insert_subscription(&sub, response.as_ref())
+            .await?;
+        if write == Created::Stored {
+            tracing::info!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, "subscription created");
+        }
+        Ok(accepted(sub, write))
     }
 
     pub async fn get_subscription(
@@ -128,7 +140,7 @@ impl Hookline {
             data: data.as_object().cloned().unwrap_or_default(),
             attributes: Default::default(),
         };
-        self.store.insert_event(&event, false).await?;
+        self.store.insert_event(&event, false, None).await?;
         let delivery = self
             .store
             .create_delivery(&Delivery::new(&event, &sub, now))

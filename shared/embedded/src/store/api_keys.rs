@@ -1,6 +1,7 @@
 //! Tenant API keys on SQLite: the hash and metadata of each key, never the key itself, so a
 //! copy of the database file grants no access.
 
+use super::idempotency::insert_keyed;
 use super::{SqliteStore, bad_value, tenant_at};
 use async_trait::async_trait;
 use hookline_core::TenantId;
@@ -8,7 +9,7 @@ use hookline_core::api_key::ApiKey;
 use hookline_core::clock::Timestamp;
 use hookline_core::error::Result;
 use hookline_core::ids::ApiKeyId;
-use hookline_core::ports::ApiKeyStore;
+use hookline_core::ports::{ApiKeyStore, Created, KeyedResponse};
 use rusqlite::{OptionalExtension, Row, params};
 
 fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -25,23 +26,25 @@ fn api_key_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
 
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        let k = key.clone();
+    async fn insert_api_key(&self, key: &ApiKey, keyed: Option<&KeyedResponse>) -> Result<Created> {
+        let (k, keyed) = (key.clone(), keyed.cloned());
         self.db
             .call(move |c| {
-                c.execute(
-                    "INSERT INTO api_keys (id, tenant_id, name, hash, created_at, revoked_at) \
+                insert_keyed(c, keyed.as_ref(), |c| {
+                    c.execute(
+                        "INSERT INTO api_keys (id, tenant_id, name, hash, created_at, revoked_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![
-                        k.id.as_str(),
-                        k.tenant_id.as_str(),
-                        k.name,
-                        k.hash,
-                        k.created_at.millis(),
-                        k.revoked_at.map(Timestamp::millis)
-                    ],
-                )
-                .map(drop)
+                        params![
+                            k.id.as_str(),
+                            k.tenant_id.as_str(),
+                            k.name,
+                            k.hash,
+                            k.created_at.millis(),
+                            k.revoked_at.map(Timestamp::millis)
+                        ],
+                    )
+                    .map(drop)
+                })
             })
             .await
     }

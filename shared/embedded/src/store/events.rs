@@ -1,20 +1,26 @@
 //! Events on SQLite, and the outbox: an event row carries a `fanned_out` flag, so the events
 //! still to fan out are found by a partial index and survive a crash right after the insert.
 
+use super::idempotency::insert_keyed;
 use super::{SqliteStore, from_json, insert_event};
 use async_trait::async_trait;
 use hookline_core::error::Result;
 use hookline_core::event::Event;
 use hookline_core::ids::EventId;
-use hookline_core::ports::EventStore;
+use hookline_core::ports::{Created, EventStore, KeyedResponse};
 use rusqlite::OptionalExtension;
 
 #[async_trait]
 impl EventStore for SqliteStore {
-    async fn insert_event(&self, event: &Event, fan_out: bool) -> Result<()> {
-        let event = event.clone();
+    async fn insert_event(
+        &self,
+        event: &Event,
+        fan_out: bool,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created> {
+        let (event, keyed) = (event.clone(), keyed.cloned());
         self.db
-            .call(move |c| insert_event(c, &event, fan_out))
+            .call(move |c| insert_keyed(c, keyed.as_ref(), |c| insert_event(c, &event, fan_out)))
             .await
     }
 

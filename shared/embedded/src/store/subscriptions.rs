@@ -1,26 +1,33 @@
 //! Subscriptions on SQLite: each is one JSON document, with its tenant in a column of its own so
 //! that listing and fan-out can select by tenant through an index.
 
+use super::idempotency::insert_keyed;
 use super::{SqliteStore, from_json, to_json};
 use async_trait::async_trait;
 use hookline_core::TenantId;
 use hookline_core::error::{Error, Result};
 use hookline_core::ids::SubscriptionId;
-use hookline_core::ports::SubscriptionStore;
+use hookline_core::ports::{Created, KeyedResponse, SubscriptionStore};
 use hookline_core::subscription::Subscription;
 use rusqlite::{OptionalExtension, params};
 
 #[async_trait]
 impl SubscriptionStore for SqliteStore {
-    async fn insert_subscription(&self, sub: &Subscription) -> Result<()> {
-        let sub = sub.clone();
+    async fn insert_subscription(
+        &self,
+        sub: &Subscription,
+        keyed: Option<&KeyedResponse>,
+    ) -> Result<Created> {
+        let (sub, keyed) = (sub.clone(), keyed.cloned());
         self.db
             .call(move |c| {
-                c.execute(
-                    "INSERT INTO subscriptions (id, tenant_id, body) VALUES (?1, ?2, ?3)",
-                    params![sub.id.as_str(), sub.tenant_id.as_str(), to_json(&sub)?],
-                )
-                .map(drop)
+                insert_keyed(c, keyed.as_ref(), |c| {
+                    c.execute(
+                        "INSERT INTO subscriptions (id, tenant_id, body) VALUES (?1, ?2, ?3)",
+                        params![sub.id.as_str(), sub.tenant_id.as_str(), to_json(&sub)?],
+                    )
+                    .map(drop)
+                })
             })
             .await
     }
