@@ -4,77 +4,14 @@
 mod support;
 
 use serde_json::json;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
-
-struct Dev {
-    child: Child,
-    api: Api,
-}
-
-async fn spawn_dev(data_dir: &Path, schedule: &str) -> Dev {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_hookline"))
-        .args([
-            "dev",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--allow-private-destinations",
-        ])
-        .arg("--data-dir")
-        .arg(data_dir)
-        .env("HOOKLINE_RETRY_SCHEDULE", schedule)
-        .env("HOOKLINE_ADMIN_KEY", ADMIN_KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("hookline binary starts");
-    let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while reqwest::get(format!("http://{addr}/healthz"))
-        .await
-        .is_err()
-    {
-        assert!(Instant::now() < deadline, "hookline dev did not come up");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Dev {
-        child,
-        api: Api::new(addr, ADMIN_KEY),
-    }
-}
-
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} failed");
-}
-
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "hookline dev did not exit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[tokio::test]
 async fn delivery_backing_off_completes_after_a_kill_and_restart() {
     let dir = temp_dir("restart");
     let rx = Receiver::start(vec![Reply::Status(500)], Reply::Status(200)).await;
-    let mut dev = spawn_dev(&dir, "2s").await;
+    let mut dev = spawn_dev(&dir, "2s", &[]).await;
     dev.api
         .subscribe(json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"]}))
         .await;
@@ -92,7 +29,7 @@ async fn delivery_backing_off_completes_after_a_kill_and_restart() {
     dev.child.kill().unwrap(); // SIGKILL: no chance to clean up
     dev.child.wait().unwrap();
 
-    let mut dev = spawn_dev(&dir, "2s").await;
+    let mut dev = spawn_dev(&dir, "2s", &[]).await;
     let ds = dev
         .api
         .wait_deliveries(&event_id, Duration::from_secs(15), |d| {
@@ -115,7 +52,7 @@ async fn graceful_shutdown_finishes_in_flight_work_and_keeps_the_queue() {
     let dir = temp_dir("graceful");
     // The first request hangs past the 1 s timeout; the rest succeed.
     let rx = Receiver::start(vec![Reply::Hang], Reply::Status(200)).await;
-    let mut dev = spawn_dev(&dir, "1s").await;
+    let mut dev = spawn_dev(&dir, "1s", &[]).await;
     dev.api
         .subscribe(
             json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"], "timeout_ms": 1000}),
@@ -130,7 +67,7 @@ async fn graceful_shutdown_finishes_in_flight_work_and_keeps_the_queue() {
     let status = wait_exit(&mut dev.child);
     assert!(status.success(), "clean exit: {status:?}");
 
-    let mut dev = spawn_dev(&dir, "1s").await;
+    let mut dev = spawn_dev(&dir, "1s", &[]).await;
     let ds = dev
         .api
         .wait_deliveries(&event_id, Duration::from_secs(15), |d| {

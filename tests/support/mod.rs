@@ -2,6 +2,11 @@
 //! an API client.
 #![allow(dead_code)]
 
+mod process;
+
+#[allow(unused_imports)]
+pub use process::{Dev, signal, spawn_dev, wait_exit};
+
 use hookline::{DevConfig, Running};
 use hookline_core::retry_schedule::RetrySchedule;
 use serde_json::Value;
