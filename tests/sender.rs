@@ -4,7 +4,7 @@ mod support;
 
 use hookline_core::delivery::RESPONSE_BODY_LIMIT;
 use hookline_core::destination::DestinationPolicy;
-use hookline_core::pipeline::outcome::TransportErrorKind;
+use hookline_core::ports::TransportErrorKind;
 use hookline_core::ports::{OutboundRequest, Sender};
 use hookline_sender::{CheckedResolver, HttpSender};
 use std::collections::HashMap;

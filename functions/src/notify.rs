@@ -4,7 +4,8 @@
 use crate::stream::{each_record, stored_event};
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use hookline_core::pipeline::notify::{Notifier, publish};
+use hookline_core::pipeline::notify::publish;
+use hookline_core::ports::Notifier;
 
 /// A failed publish is reported, so the stream retries it (at least once: subscribers can
 /// deduplicate on the event id in the message).

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
 use hookline_core::error::Result;
-use hookline_core::pipeline::notify::{Notification, Notifier};
+use hookline_core::ports::{Notification, Notifier};
 
 #[derive(Clone)]
 pub struct SnsNotifier {

@@ -3,9 +3,8 @@
 //! Lambda functions, and validated once, when the process starts.
 
 use crate::destination::DestinationPolicy;
-use crate::pipeline::Removal;
+use crate::hookline::{Removal, Settings};
 use crate::retry_schedule::{DEFAULT_SCHEDULE, RetrySchedule};
-use crate::service::Settings;
 use crate::subscription::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod destination;
 pub mod error;
 pub mod event;
+pub mod hookline;
 pub mod ids;
 pub mod matching;
 pub mod payload;
@@ -24,5 +25,5 @@ pub mod tenant;
 
 pub use config::Config;
 pub use error::{Error, ErrorCode, ErrorKind};
-pub use service::{Hookline, Settings};
+pub use hookline::{Hookline, Settings};
 pub use tenant::TenantId;

@@ -5,9 +5,7 @@
 use async_trait::async_trait;
 use hookline_core::delivery::RESPONSE_BODY_LIMIT;
 use hookline_core::destination::DestinationPolicy;
-use hookline_core::pipeline::outcome::{
-    HttpResponse, SendResult, TransportError, TransportErrorKind,
-};
+use hookline_core::ports::{HttpResponse, SendResult, TransportError, TransportErrorKind};
 use hookline_core::ports::{OutboundRequest, Sender};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashMap;

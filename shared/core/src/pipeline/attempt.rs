@@ -9,9 +9,20 @@ use super::settle::Disposition;
 use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate};
 use crate::error::Result;
 use crate::event::{Event, reserved_namespace};
-use crate::service::{AttemptReport, Hookline};
+use crate::hookline::Hookline;
+use crate::ids::{DeliveryId, EventId};
 use crate::subscription::Subscription;
+use serde::Serialize;
 use std::time::Instant;
+
+/// The result of a one-off attempt (test event, manual retry).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AttemptReport {
+    pub event_id: EventId,
+    pub delivery_id: DeliveryId,
+    pub success: bool,
+    pub attempt: Attempt,
+}
 
 impl Hookline {
     /// The attempt budget of this deployment's schedule.

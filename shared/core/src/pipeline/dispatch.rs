@@ -8,8 +8,8 @@ use super::job::Job;
 use super::settle::Disposition;
 use crate::delivery::DeliveryStatus;
 use crate::error::Result;
+use crate::hookline::Hookline;
 use crate::ports::QueueMessage;
-use crate::service::Hookline;
 
 impl Hookline {
     /// Handles one job message and decides its disposition. An `Err` means the outcome could not

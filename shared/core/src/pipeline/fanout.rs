@@ -6,8 +6,8 @@ use super::job::Job;
 use crate::delivery::{Delivery, DeliveryStatus};
 use crate::error::Result;
 use crate::event::Event;
+use crate::hookline::Hookline;
 use crate::matching::matches;
-use crate::service::Hookline;
 
 impl Hookline {
     /// Fans out one event; returns how many jobs were queued.

@@ -29,7 +29,8 @@ pub mod outcome;
 pub mod request;
 pub mod settle;
 
+pub use crate::hookline::Removal;
 pub use budget::{AttemptBudget, GiveUp};
 pub use failure::DeliveryFailed;
 pub use job::Job;
-pub use settle::{Disposition, Removal, stays_in_queue};
+pub use settle::{Disposition, stays_in_queue};

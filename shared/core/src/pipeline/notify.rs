@@ -6,27 +6,12 @@
 use super::failure::DeliveryFailed;
 use crate::error::Result;
 use crate::event::Event;
-use async_trait::async_trait;
 use std::collections::BTreeMap;
+
+pub use crate::ports::{Notification, Notifier};
 
 /// SNS subjects must be shorter than 100 characters.
 pub const MAX_SUBJECT_LEN: usize = 99;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notification {
-    /// One line for e-mail subscribers.
-    pub subject: String,
-    /// The failure event as JSON: what a program subscribed to the topic parses.
-    pub message: String,
-    /// `tenant_id`, `event_type` (of the failure event), `subscription_id`, `failed_event_type`.
-    pub attributes: BTreeMap<String, String>,
-}
-
-/// Publishes notifications (the SNS topic on AWS).
-#[async_trait]
-pub trait Notifier: Send + Sync + 'static {
-    async fn publish(&self, notification: &Notification) -> Result<()>;
-}
 
 /// The notification for `event`, if it is one ops are told about (a failed delivery).
 pub fn notification(event: &Event) -> Option<Notification> {
@@ -66,7 +51,7 @@ pub async fn publish(notifier: &dyn Notifier, event: &Event) -> Result<bool> {
     Ok(true)
 }
 
-impl crate::Hookline {
+impl crate::hookline::Hookline {
     /// Publishes the notification for `event`, if it needs one and this process has a notifier.
     pub async fn notify(&self, event: &Event) -> Result<bool> {
         match &self.notifier {

@@ -7,35 +7,10 @@
 
 use super::budget::GiveUp;
 use crate::clock::Timestamp;
+use crate::ports::{SendResult, TransportErrorKind};
 use crate::retry_schedule::RetrySchedule;
 use std::time::Duration;
 use time::PrimitiveDateTime;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpResponse {
-    pub status: u16,
-    pub retry_after: Option<String>,
-    pub location: Option<String>,
-    /// The first bytes of the body, for the delivery log.
-    pub body: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransportErrorKind {
-    Timeout,
-    Connect,
-    /// The destination resolved to an address the policy refuses.
-    DestinationNotAllowed,
-    Other,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TransportError {
-    pub kind: TransportErrorKind,
-    pub message: String,
-}
-
-pub type SendResult = Result<HttpResponse, TransportError>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -132,6 +107,7 @@ pub fn decide(attempt: u32, outcome: &Outcome, schedule: &RetrySchedule, jitter:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::{HttpResponse, TransportError};
 
     fn resp(status: u16) -> SendResult {
         Ok(HttpResponse {

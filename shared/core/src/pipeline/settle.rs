@@ -4,8 +4,8 @@
 
 use super::job::Job;
 use crate::error::Result;
+use crate::hookline::{Hookline, Removal};
 use crate::ports::QueueMessage;
-use crate::service::Hookline;
 use std::time::Duration;
 
 /// What to do with a job's message after handling it.
@@ -17,16 +17,6 @@ pub enum Disposition {
     Retry(Duration),
     /// Given up: move the message to the dead-letter queue with this reason.
     DeadLetter(String),
-}
-
-/// Who removes a settled message from the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Removal {
-    /// Hookline deletes it (local runs, `hookline dev`).
-    #[default]
-    Hookline,
-    /// The queue's event source does, for every message not reported as a failure (Lambda).
-    EventSource,
 }
 
 /// Whether a message stays in the queue after handling: a retry (its visibility is the backoff

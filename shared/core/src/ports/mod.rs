@@ -8,17 +8,20 @@ mod api_keys;
 mod deliveries;
 mod events;
 mod idempotency;
+mod notifier;
 mod queue;
 mod sender;
 mod subscriptions;
 
-pub use crate::pipeline::notify::Notifier;
 pub use api_keys::ApiKeyStore;
 pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore};
 pub use events::EventStore;
 pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
+pub use notifier::{Notification, Notifier};
 pub use queue::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
-pub use sender::{OutboundRequest, Sender};
+pub use sender::{
+    HttpResponse, OutboundRequest, SendResult, Sender, TransportError, TransportErrorKind,
+};
 pub use subscriptions::SubscriptionStore;
 
 /// Every store trait: what one adapter set (SQLite, or one DynamoDB table) provides.

@@ -8,60 +8,21 @@ mod events;
 pub mod idempotency;
 mod subscriptions;
 
+pub use crate::hookline::{Hookline, Settings};
+pub use crate::pipeline::attempt::AttemptReport;
 pub use idempotency::{Accepted, Keyed};
 
 use crate::access::Principal;
-use crate::clock::{Clock, Timestamp};
+use crate::clock::Timestamp;
 use crate::delivery::DeliveryStatus;
-use crate::destination::DestinationPolicy;
 use crate::error::{Error, ErrorCode, Result};
-use crate::ids::{DeliveryId, EventId};
-use crate::pipeline::Removal;
-use crate::ports::{Notifier, Queue, Sender, Store};
-use crate::retry_schedule::RetrySchedule;
-use crate::subscription::DEFAULT_TIMEOUT_MS;
 use crate::tenant::TenantId;
 use serde::Serialize;
-use std::sync::Arc;
 
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 250;
 /// Most failed deliveries one `recover` call re-queues.
 pub const MAX_RECOVER: usize = 1000;
-
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub destination: DestinationPolicy,
-    pub schedule: RetrySchedule,
-    /// Timeout of a delivery to a subscription that sets none (`timeout_ms`).
-    pub default_timeout_ms: u64,
-    /// Who deletes settled job messages.
-    pub removal: Removal,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            destination: DestinationPolicy::default(),
-            schedule: RetrySchedule::default(),
-            default_timeout_ms: DEFAULT_TIMEOUT_MS,
-            removal: Removal::Hookline,
-        }
-    }
-}
-
-/// Hookline's core, wired to its adapters.
-#[derive(Clone)]
-pub struct Hookline {
-    pub store: Arc<dyn Store>,
-    pub queue: Arc<dyn Queue>,
-    pub sender: Arc<dyn Sender>,
-    pub clock: Arc<dyn Clock>,
-    /// Where failure notifications go when this process publishes them itself (local runs);
-    /// on AWS the notify function publishes them from the table's stream instead.
-    pub notifier: Option<Arc<dyn Notifier>>,
-    pub settings: Settings,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Page<T> {
@@ -121,15 +82,6 @@ pub(crate) fn paginate<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> St
         data: items,
         next_cursor,
     }
-}
-
-/// The result of a one-off attempt (test event, manual retry).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct AttemptReport {
-    pub event_id: EventId,
-    pub delivery_id: DeliveryId,
-    pub success: bool,
-    pub attempt: crate::delivery::Attempt,
 }
 
 /// What a recovery queued.

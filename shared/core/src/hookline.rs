@@ -1,0 +1,54 @@
+//! `Hookline`: the core wired to its adapters (store, queue, sender, clock, notifier) with its
+//! settings. The service (the API's operations) and the pipeline (fan-out and delivery) are its
+//! methods, each in their own module above this one.
+
+use crate::clock::Clock;
+use crate::destination::DestinationPolicy;
+use crate::ports::{Notifier, Queue, Sender, Store};
+use crate::retry_schedule::RetrySchedule;
+use crate::subscription::DEFAULT_TIMEOUT_MS;
+use std::sync::Arc;
+
+/// Who removes a settled message from the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Removal {
+    /// Hookline deletes it (local runs, `hookline dev`).
+    #[default]
+    Hookline,
+    /// The queue's event source does, for every message not reported as a failure (Lambda).
+    EventSource,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub destination: DestinationPolicy,
+    pub schedule: RetrySchedule,
+    /// Timeout of a delivery to a subscription that sets none (`timeout_ms`).
+    pub default_timeout_ms: u64,
+    /// Who deletes settled job messages.
+    pub removal: Removal,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            destination: DestinationPolicy::default(),
+            schedule: RetrySchedule::default(),
+            default_timeout_ms: DEFAULT_TIMEOUT_MS,
+            removal: Removal::Hookline,
+        }
+    }
+}
+
+/// Hookline's core, wired to its adapters.
+#[derive(Clone)]
+pub struct Hookline {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn Queue>,
+    pub sender: Arc<dyn Sender>,
+    pub clock: Arc<dyn Clock>,
+    /// Where failure notifications go when this process publishes them itself (local runs);
+    /// on AWS the notify function publishes them from the table's stream instead.
+    pub notifier: Option<Arc<dyn Notifier>>,
+    pub settings: Settings,
+}
