@@ -27,7 +27,9 @@
 //!   of the delivery (`deliveries`);
 //! - record an attempt: one `UpdateItem` appending to the delivery's attempts (the failure
 //!   notification, when there is one, in the same `TransactWriteItems`; `deliveries`);
-//! - claim an idempotency key: one conditional `PutItem` (`idempotency`).
+//! - create under an `Idempotency-Key`: one `GetItem` of the key's response (a replay stops
+//!   there), then one `TransactWriteItems` of the new item and the response, conditional on the
+//!   key holding none (`idempotency`).
 //!
 //! The event outbox index (gsi1 `OUTBOX`) lets a poller find events not yet fanned out, as the
 //! local AWS mode does; on AWS the table's stream triggers fan-out (`stream` decodes its records).
