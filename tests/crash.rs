@@ -3,39 +3,10 @@
 
 mod support;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use std::collections::HashMap;
 use std::time::Duration;
 use support::*;
-
-/// A keyed POST as a producer sends it: `Err` when the connection broke without an answer.
-async fn post_keyed(
-    api: &Api,
-    path: &str,
-    key: &str,
-    body: &Value,
-) -> Result<(u16, Value, bool), String> {
-    // One client for all requests: building one loads the system's root certificates.
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let resp = CLIENT
-        .get_or_init(reqwest::Client::new)
-        .post(format!("{}{path}", api.base()))
-        .bearer_auth(ADMIN_KEY)
-        .header("idempotency-key", key)
-        .timeout(Duration::from_secs(10))
-        .body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let replayed = resp.headers().get("idempotent-replayed").is_some();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.map_err(|e| e.to_string())?;
-    Ok((
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        replayed,
-    ))
-}
 
 /// Events stored in a stopped binary's data directory.
 async fn stored_events(dir: &std::path::Path) -> u64 {
@@ -58,21 +29,25 @@ async fn a_keyed_create_stored_just_before_a_crash_is_replayed_after_the_restart
     // The process dies after storing each create, before answering it.
     let mut dev1 = spawn_dev(&dir, "1s", &[CRASH]).await;
     assert!(
-        post_keyed(&dev1.api, "/v1/events", "lead-1", &event)
+        dev1.api
+            .post_keyed("/v1/events", "lead-1", &event)
             .await
             .is_err()
     );
     dev1.child.wait().unwrap();
     let mut dev2 = spawn_dev(&dir, "1s", &[CRASH]).await;
     assert!(
-        post_keyed(&dev2.api, "/v1/subscriptions", "crm-1", &sub)
+        dev2.api
+            .post_keyed("/v1/subscriptions", "crm-1", &sub)
             .await
             .is_err()
     );
     dev2.child.wait().unwrap();
 
     let mut dev = spawn_dev(&dir, "1s", &[]).await;
-    let (status, first, replayed) = post_keyed(&dev.api, "/v1/events", "lead-1", &event)
+    let (status, first, replayed) = dev
+        .api
+        .post_keyed("/v1/events", "lead-1", &event)
         .await
         .unwrap();
     assert_eq!((status, replayed), (202, true), "{first}");
@@ -82,7 +57,9 @@ async fn a_keyed_create_stored_just_before_a_crash_is_replayed_after_the_restart
         .await;
     assert_eq!(status, 200);
     assert_eq!(stored["data"]["leadId"], "L-1");
-    let (status, created, replayed) = post_keyed(&dev.api, "/v1/subscriptions", "crm-1", &sub)
+    let (status, created, replayed) = dev
+        .api
+        .post_keyed("/v1/subscriptions", "crm-1", &sub)
         .await
         .unwrap();
     assert_eq!((status, replayed), (201, true), "{created}");
@@ -94,7 +71,9 @@ async fn a_keyed_create_stored_just_before_a_crash_is_replayed_after_the_restart
     assert_eq!(subs["data"].as_array().unwrap().len(), 1);
     assert_eq!(subs["data"][0]["id"], created["id"]);
     // Retried again, the same answer.
-    let (_, again, _) = post_keyed(&dev.api, "/v1/events", "lead-1", &event)
+    let (_, again, _) = dev
+        .api
+        .post_keyed("/v1/events", "lead-1", &event)
         .await
         .unwrap();
     assert_eq!(again, first);
@@ -132,7 +111,8 @@ async fn kill_and_retry_rounds_store_every_key_exactly_once() {
                     async move {
                         (
                             i,
-                            post_keyed(&api, "/v1/events", &format!("key-{i}"), &body(i)).await,
+                            api.post_keyed("/v1/events", &format!("key-{i}"), &body(i))
+                                .await,
                         )
                     }
                 });
@@ -165,10 +145,11 @@ async fn kill_and_retry_rounds_store_every_key_exactly_once() {
     // Every key answers its id once more, from the store, and no key was stored twice.
     let mut dev = spawn_dev(&dir, "1s", &[]).await;
     for (i, id) in &answered {
-        let (status, v, replayed) =
-            post_keyed(&dev.api, "/v1/events", &format!("key-{i}"), &body(*i))
-                .await
-                .unwrap();
+        let (status, v, replayed) = dev
+            .api
+            .post_keyed("/v1/events", &format!("key-{i}"), &body(*i))
+            .await
+            .unwrap();
         assert_eq!((status, replayed), (202, true));
         assert_eq!(v["id"].as_str().unwrap(), id);
     }

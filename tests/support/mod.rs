@@ -253,6 +253,34 @@ impl Api {
         (status, json)
     }
 
+    /// A POST with an `Idempotency-Key`, as a producer sends it: status, body and whether it
+    /// was replayed, or `Err` when the connection broke without an answer.
+    pub async fn post_keyed(
+        &self,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> Result<(u16, Value, bool), String> {
+        let resp = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("idempotency-key", key)
+            .timeout(Duration::from_secs(10))
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let replayed = resp.headers().get("idempotent-replayed").is_some();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| e.to_string())?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+            replayed,
+        ))
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.call("POST", path, Some(&body.to_string())).await
     }

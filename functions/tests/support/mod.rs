@@ -4,6 +4,7 @@
 
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
 use aws_lambda_events::event::sqs::SqsEvent;
+use hookline_aws::dynamo::keys;
 use hookline_conformance::moto;
 use hookline_core::event::Event;
 use hookline_core::ports::QueueMessage;
@@ -41,7 +42,8 @@ fn stream_json(v: &aws_sdk_dynamodb::types::AttributeValue) -> Value {
     }
 }
 
-/// A stream batch of INSERT records carrying the event items as they are really stored.
+/// A stream batch of INSERT records carrying the event items as they are really stored (read
+/// back with the store's own keys).
 pub async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
     let dynamo = aws_sdk_dynamodb::Client::new(&moto::sdk_config().await);
     let template = sample("dynamodb-stream.json")["Records"][0].clone();
@@ -52,9 +54,12 @@ pub async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
             .table_name(table)
             .key(
                 "pk",
-                aws_sdk_dynamodb::types::AttributeValue::S(format!("EVT#{}", e.id)),
+                aws_sdk_dynamodb::types::AttributeValue::S(keys::event(&e.id)),
             )
-            .key("sk", aws_sdk_dynamodb::types::AttributeValue::S("#".into()))
+            .key(
+                "sk",
+                aws_sdk_dynamodb::types::AttributeValue::S(keys::ITEM.into()),
+            )
             .send()
             .await
             .unwrap()
@@ -66,7 +71,7 @@ pub async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
             .collect();
         let mut r = template.clone();
         r["dynamodb"]["NewImage"] = Value::Object(image);
-        r["dynamodb"]["Keys"]["pk"]["S"] = json!(format!("EVT#{}", e.id));
+        r["dynamodb"]["Keys"]["pk"]["S"] = json!(keys::event(&e.id));
         r["dynamodb"]["SequenceNumber"] = json!(format!("1111000000000000000000{:02}", i + 1));
         records.push(r);
     }

@@ -6,19 +6,18 @@ use crate::clock::Clock;
 use crate::destination::DestinationPolicy;
 use crate::ports::{Notifier, Queue, Sender, Store};
 use crate::retry_schedule::RetrySchedule;
-use crate::subscription::DEFAULT_TIMEOUT_MS;
 use std::sync::Arc;
 
 /// Who removes a settled message from the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal {
     /// Hookline deletes it (local runs, `hookline dev`).
-    #[default]
     Hookline,
     /// The queue's event source does, for every message not reported as a failure (Lambda).
     EventSource,
 }
 
+/// The settings the core runs with; built from [`crate::Config`], which owns their defaults.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub destination: DestinationPolicy,
@@ -27,17 +26,6 @@ pub struct Settings {
     pub default_timeout_ms: u64,
     /// Who deletes settled job messages.
     pub removal: Removal,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            destination: DestinationPolicy::default(),
-            schedule: RetrySchedule::default(),
-            default_timeout_ms: DEFAULT_TIMEOUT_MS,
-            removal: Removal::Hookline,
-        }
-    }
 }
 
 /// Hookline's core, wired to its adapters.

@@ -27,6 +27,15 @@ async fn queue(spec: QueueSpec) -> SqliteQueue {
 
 mod store_conformance {
     hookline_conformance::store_suite!(super::store());
+
+    /// Run here only: see the check's note on why moto cannot serialize it.
+    #[tokio::test]
+    async fn racing_keyed_creates_store_exactly_one() {
+        hookline_conformance::idempotency::racing_keyed_creates_store_exactly_one(
+            &super::store().await,
+        )
+        .await;
+    }
 }
 
 mod queue_conformance {

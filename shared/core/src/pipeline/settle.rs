@@ -34,12 +34,7 @@ impl Hookline {
             Disposition::Delete if removed_by_us => self.queue.delete(&message.receipt).await,
             Disposition::Delete => Ok(()),
             Disposition::Retry(delay) => {
-                // The schedule keeps delays within SQS's 12 h; the queue's own limit has the
-                // last word, whatever queue this is.
-                let hide_for = (*delay).min(self.queue.limits().max_visibility);
-                self.queue
-                    .change_visibility(&message.receipt, hide_for)
-                    .await
+                self.queue.change_visibility(&message.receipt, *delay).await
             }
             Disposition::DeadLetter(reason) => {
                 // Redriven from the dead-letter queue, the job reopens its failed delivery.
