@@ -219,7 +219,9 @@ async fn a_redriven_dead_letter_gets_a_new_round_of_attempts() {
     assert_eq!(dlq.len(), 1);
     hl.hookline
         .queue
-        .send_batch(&[hookline_core::pipeline::Job::decode(&dlq[0].body).unwrap()])
+        .send_batch(&[hookline_core::ports::Enqueue::now(
+            hookline_core::pipeline::Job::decode(&dlq[0].body).unwrap(),
+        )])
         .await
         .unwrap();
     let ds = api

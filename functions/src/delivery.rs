@@ -7,9 +7,9 @@ use hookline_core::Hookline;
 use hookline_core::pipeline::stays_in_queue;
 use hookline_core::ports::QueueMessage;
 
-/// A job to retry has its visibility set to the backoff delay and stays; so does a job whose
-/// handling failed (store or queue trouble), which comes back after its visibility timeout.
-/// The core decides which ([`stays_in_queue`]); this only translates.
+/// Only a job whose handling failed (store or queue trouble) stays, and comes back after its
+/// visibility timeout; a retry is a new, delayed message the core has already sent. The core
+/// decides which ([`stays_in_queue`]); this only translates.
 pub async fn handle_sqs(hookline: &Hookline, event: SqsEvent) -> SqsBatchResponse {
     let messages: Vec<QueueMessage> = event
         .records

@@ -1,8 +1,10 @@
-//! The queue port on SQS. Bodies are the small job JSON (ids only). Retries are visibility
-//! changes, bounded by SQS's 12-hour limit; the dead-letter queue is a second queue, reached
-//! either by the redrive policy (after the maximum receive count) or explicitly with the reason
-//! the job was given up on as a message attribute. Who deletes a handled message is the core's
-//! call (`pipeline::Removal`): `delete` here always deletes.
+//! The queue port on SQS. Bodies are the small job JSON (ids, the attempt number, the due time).
+//! A retry is a new message sent with `DelaySeconds` (at most 15 minutes; the core makes longer
+//! waits of several), so a backing-off job is delayed, not in flight, and never counts toward
+//! SQS's in-flight limit. The dead-letter queue is a second queue, reached either by the redrive
+//! policy (after the maximum receive count) or explicitly with the reason the job was given up
+//! on as a message attribute. Who deletes a handled message is the core's call
+//! (`pipeline::Removal`): `delete` here always deletes.
 
 use crate::sdk_error;
 use async_trait::async_trait;
@@ -12,9 +14,16 @@ use aws_sdk_sqs::types::{
     SendMessageBatchRequestEntry,
 };
 use hookline_core::error::{Error, Result};
-use hookline_core::pipeline::Job;
-use hookline_core::ports::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
+use hookline_core::ports::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
 use std::time::Duration;
+
+/// What SQS takes: 10 messages per `SendMessageBatch`, `DelaySeconds` up to 900.
+pub const SQS_LIMITS: QueueLimits = QueueLimits {
+    max_batch: 10,
+    max_delay: Duration::from_secs(900),
+};
+/// SQS's longest visibility timeout (the handling time of one batch, never a backoff).
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 
 const REASON: &str = "hookline-reason";
 /// How often a batch is re-sent with only its failed entries before giving up.
@@ -35,9 +44,9 @@ pub struct SqsQueue {
     wait: Duration,
 }
 
-/// Whole seconds, rounded up (a visibility never ends early), within SQS's longest visibility.
-fn secs_ceil(d: Duration) -> i32 {
-    (d.as_millis().div_ceil(1000) as u64).min(SQS_LIMITS.max_visibility.as_secs()) as i32
+/// Whole seconds, rounded up (a visibility or a delay never ends early), at most `max`.
+fn secs_ceil(d: Duration, max: Duration) -> i32 {
+    (d.as_millis().div_ceil(1000) as u64).min(max.as_secs()) as i32
 }
 
 impl SqsQueue {
@@ -97,7 +106,7 @@ impl SqsQueue {
             .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
             .attributes(
                 QueueAttributeName::VisibilityTimeout,
-                secs_ceil(visibility_timeout).to_string(),
+                secs_ceil(visibility_timeout, MAX_VISIBILITY).to_string(),
             )
             .attributes(
                 QueueAttributeName::MessageRetentionPeriod,
@@ -160,10 +169,11 @@ impl SqsQueue {
     }
 }
 
-fn entry(i: usize, body: &str) -> Result<SendMessageBatchRequestEntry> {
+fn entry(i: usize, send: &Enqueue) -> Result<SendMessageBatchRequestEntry> {
     SendMessageBatchRequestEntry::builder()
         .id(i.to_string())
-        .message_body(body)
+        .message_body(send.job.encode())
+        .delay_seconds(secs_ceil(send.delay, SQS_LIMITS.max_delay))
         .build()
         .map_err(|e| Error::internal(format!("sqs: {e}")))
 }
@@ -174,12 +184,12 @@ impl Queue for SqsQueue {
         SQS_LIMITS
     }
 
-    async fn send_batch(&self, jobs: &[Job]) -> Result<()> {
+    async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()> {
         for chunk in jobs.chunks(self.limits().max_batch) {
             let entries = chunk
                 .iter()
                 .enumerate()
-                .map(|(i, job)| entry(i, &job.encode()))
+                .map(|(i, send)| entry(i, send))
                 .collect::<Result<Vec<_>>>()?;
             self.send_entries(&self.urls.queue, entries).await?;
         }
@@ -192,7 +202,7 @@ impl Queue for SqsQueue {
             .receive_message()
             .queue_url(&self.urls.queue)
             .max_number_of_messages(max.clamp(1, self.limits().max_batch) as i32)
-            .visibility_timeout(secs_ceil(self.visibility_timeout))
+            .visibility_timeout(secs_ceil(self.visibility_timeout, MAX_VISIBILITY))
             .wait_time_seconds(self.wait.as_secs().min(20) as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
@@ -220,18 +230,6 @@ impl Queue for SqsQueue {
             .delete_message()
             .queue_url(&self.urls.queue)
             .receipt_handle(receipt)
-            .send()
-            .await
-            .map(drop)
-            .map_err(|e| sdk_error("sqs", e))
-    }
-
-    async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()> {
-        self.client
-            .change_message_visibility()
-            .queue_url(&self.urls.queue)
-            .receipt_handle(receipt)
-            .visibility_timeout(secs_ceil(hide_for))
             .send()
             .await
             .map(drop)

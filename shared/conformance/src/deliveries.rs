@@ -1,12 +1,53 @@
 //! Checks of `DeliveryStore`: one delivery per (event, subscription) however often fan-out runs,
-//! attempts and the failure notification recorded in one write, and listing by subscription
+//! attempts and the failure notification recorded in one write, every change conditional on the
+//! state it was computed from, claims that exclude a second handler, and listing by subscription
 //! with status, time window and cursor.
 
 use crate::fixtures::{delivery, event, query, subscription, tenant};
 use hookline_core::clock::Timestamp;
-use hookline_core::delivery::{Attempt, DeliveryStatus, DeliveryUpdate};
+use hookline_core::delivery::{Attempt, Claim, DeliveryStatus, DeliveryUpdate, DeliveryVersion};
 use hookline_core::ids::DeliveryId;
-use hookline_core::ports::{DeliveryQuery, DeliveryStore, Store};
+use hookline_core::ports::{DeliveryQuery, DeliveryStore, Store, Written};
+
+fn attempt(n: u32, code: Option<u16>) -> Attempt {
+    Attempt {
+        number: n,
+        at: Timestamp(4_000 + n as i64),
+        status_code: code,
+        error: Some(format!("HTTP {}", code.unwrap_or(0))),
+        duration_ms: 12,
+        response_body: Some("upstream down".into()),
+    }
+}
+
+fn version(status: DeliveryStatus, attempts: u32) -> DeliveryVersion {
+    DeliveryVersion { status, attempts }
+}
+
+/// The update recording attempt `n` (a 503) from the delivery's state after `n - 1` attempts.
+fn retry(id: &DeliveryId, n: u32, carrier: Option<&str>) -> DeliveryUpdate {
+    DeliveryUpdate {
+        delivery_id: id.clone(),
+        expected: version(DeliveryStatus::Pending, n - 1),
+        carrier: carrier.map(str::to_string),
+        at: Timestamp(4_000 + n as i64),
+        attempt: Some(attempt(n, Some(503))),
+        status: DeliveryStatus::Pending,
+        next_attempt_at: Some(Timestamp(9_000)),
+        failure_reason: None,
+        attempt_base: None,
+    }
+}
+
+fn claim(id: &DeliveryId, attempts: u32, by: &str, at: i64) -> Claim {
+    Claim {
+        delivery_id: id.clone(),
+        expected: version(DeliveryStatus::Pending, attempts),
+        by: by.into(),
+        until: Timestamp(at + 20_000),
+        at: Timestamp(at),
+    }
+}
 
 checks! {
     list for_each_delivery_check in deliveries;
@@ -35,27 +76,13 @@ checks! {
         let dealer = tenant("dealer-1");
         let (e, s) = (event(&dealer), subscription(&dealer));
         let d = store.create_delivery(&delivery(&e, &s)).await.unwrap();
-        let attempt = |n: u32, code: Option<u16>| Attempt {
-            number: n,
-            at: Timestamp(4_000 + n as i64),
-            status_code: code,
-            error: Some(format!("HTTP {}", code.unwrap_or(0))),
-            duration_ms: 12,
-            response_body: Some("upstream down".into()),
-        };
-        let retry = DeliveryUpdate {
-            delivery_id: d.id.clone(),
-            at: Timestamp(4_001),
-            attempt: Some(attempt(1, Some(503))),
-            status: DeliveryStatus::Pending,
-            next_attempt_at: Some(Timestamp(9_000)),
-            failure_reason: None,
-            attempt_base: None,
-        };
-        store.update_delivery(&retry, None).await.unwrap();
+        let first = retry(&d.id, 1, None);
+        assert_eq!(store.update_delivery(&first, None).await.unwrap(), Written::Applied);
         let notification = event(&dealer);
         let fail = DeliveryUpdate {
             delivery_id: d.id.clone(),
+            expected: version(DeliveryStatus::Pending, 1),
+            carrier: None,
             at: Timestamp(9_001),
             attempt: Some(attempt(2, Some(500))),
             status: DeliveryStatus::Failed,
@@ -63,10 +90,10 @@ checks! {
             failure_reason: Some("gave up".into()),
             attempt_base: Some(1),
         };
-        store
-            .update_delivery(&fail, Some(&notification))
-            .await
-            .unwrap();
+        assert_eq!(
+            store.update_delivery(&fail, Some(&notification)).await.unwrap(),
+            Written::Applied
+        );
         let got = store.get_delivery(&d.id).await.unwrap().unwrap();
         assert_eq!(got.status, DeliveryStatus::Failed);
         assert_eq!(got.failure_reason.as_deref(), Some("gave up"));
@@ -85,7 +112,97 @@ checks! {
             delivery_id: DeliveryId::generate(),
             ..fail
         };
-        assert!(store.update_delivery(&missing, None).await.is_err());
+        assert_eq!(
+            store.update_delivery(&missing, None).await.unwrap(),
+            Written::Stale,
+            "a delivery that does not exist is never written"
+        );
+    }
+
+    /// No writer overwrites a newer state: an update computed from an older status or attempt
+    /// count writes nothing, with or without a notification, and a succeeded delivery stays so.
+    pub async fn updates_apply_only_to_the_state_they_were_computed_from(store: &dyn Store) {
+        let dealer = tenant("dealer-1");
+        let (e, s) = (event(&dealer), subscription(&dealer));
+        let d = store.create_delivery(&delivery(&e, &s)).await.unwrap();
+        assert_eq!(store.update_delivery(&retry(&d.id, 1, None), None).await.unwrap(), Written::Applied);
+        // a second handler that read the delivery before attempt 1 was recorded
+        assert_eq!(
+            store.update_delivery(&retry(&d.id, 1, None), None).await.unwrap(),
+            Written::Stale
+        );
+        let succeeded = DeliveryUpdate {
+            status: DeliveryStatus::Succeeded,
+            next_attempt_at: None,
+            attempt: Some(attempt(2, Some(200))),
+            ..retry(&d.id, 2, None)
+        };
+        assert_eq!(store.update_delivery(&succeeded, None).await.unwrap(), Written::Applied);
+        let late_failure = DeliveryUpdate {
+            status: DeliveryStatus::Failed,
+            failure_reason: Some("gave up".into()),
+            ..retry(&d.id, 2, None)
+        };
+        let notification = event(&dealer);
+        assert_eq!(
+            store.update_delivery(&late_failure, Some(&notification)).await.unwrap(),
+            Written::Stale
+        );
+        assert_eq!(
+            store.get_event(&notification.id).await.unwrap(),
+            None,
+            "a refused failure stores no notification"
+        );
+        let wrong_status = DeliveryUpdate {
+            expected: version(DeliveryStatus::Pending, 2),
+            ..retry(&d.id, 3, None)
+        };
+        assert_eq!(store.update_delivery(&wrong_status, None).await.unwrap(), Written::Stale);
+        let got = store.get_delivery(&d.id).await.unwrap().unwrap();
+        assert_eq!(got.status, DeliveryStatus::Succeeded);
+        assert_eq!(got.attempts, vec![attempt(1, Some(503)), attempt(2, Some(200))]);
+    }
+
+    /// A claim on the next attempt excludes every other handler until it lapses or its holder
+    /// records the attempt; the holder may claim again (its message came back).
+    pub async fn a_claim_excludes_other_handlers_until_it_lapses(store: &dyn DeliveryStore) {
+        let dealer = tenant("dealer-1");
+        let d = store
+            .create_delivery(&delivery(&event(&dealer), &subscription(&dealer)))
+            .await
+            .unwrap();
+        assert_eq!(store.claim_delivery(&claim(&d.id, 0, "m1", 10_000)).await.unwrap(), Written::Applied);
+        assert_eq!(
+            store.claim_delivery(&claim(&d.id, 0, "m2", 10_001)).await.unwrap(),
+            Written::Stale,
+            "a live claim excludes a second handler"
+        );
+        assert_eq!(store.claim_delivery(&claim(&d.id, 0, "m1", 10_002)).await.unwrap(), Written::Applied);
+        let got = store.get_delivery(&d.id).await.unwrap().unwrap();
+        assert_eq!(got.carrier.as_deref(), Some("m1"));
+        assert_eq!(got.claimed_until, Some(Timestamp(30_002)));
+        // neither another carrier nor a claimless update may record while the claim is live
+        let mut other = retry(&d.id, 1, Some("m2"));
+        other.at = Timestamp(10_003);
+        assert_eq!(store.update_delivery(&other, None).await.unwrap(), Written::Stale);
+        let mut claimless = retry(&d.id, 1, None);
+        claimless.at = Timestamp(10_003);
+        assert_eq!(store.update_delivery(&claimless, None).await.unwrap(), Written::Stale);
+        let mut mine = retry(&d.id, 1, Some("m1"));
+        mine.at = Timestamp(10_004);
+        assert_eq!(store.update_delivery(&mine, None).await.unwrap(), Written::Applied);
+        let got = store.get_delivery(&d.id).await.unwrap().unwrap();
+        assert_eq!(got.attempts.len(), 1);
+        assert_eq!(got.carrier.as_deref(), Some("m1"), "the chain's carrier is kept");
+        assert_eq!(got.claimed_until, None, "recording ends the claim");
+        // the next attempt: a claim at the old count is refused; a lapsed claim is free
+        assert_eq!(store.claim_delivery(&claim(&d.id, 0, "m3", 20_000)).await.unwrap(), Written::Stale);
+        assert_eq!(store.claim_delivery(&claim(&d.id, 1, "m3", 20_000)).await.unwrap(), Written::Applied);
+        assert_eq!(store.claim_delivery(&claim(&d.id, 1, "m4", 40_001)).await.unwrap(), Written::Applied);
+        assert_eq!(
+            store.claim_delivery(&claim(&DeliveryId::generate(), 0, "m1", 1)).await.unwrap(),
+            Written::Stale
+        );
     }
 
     pub async fn deliveries_list_filters_and_pages(store: &dyn DeliveryStore) {
@@ -168,6 +285,8 @@ checks! {
         for number in 1..=limit as u32 {
             let update = DeliveryUpdate {
                 delivery_id: d.id.clone(),
+                expected: version(DeliveryStatus::Pending, number - 1),
+                carrier: None,
                 at: Timestamp(5_000 + number as i64),
                 attempt: Some(Attempt {
                     number,
@@ -182,7 +301,7 @@ checks! {
                 failure_reason: None,
                 attempt_base: None,
             };
-            store.update_delivery(&update, None).await.unwrap();
+            assert_eq!(store.update_delivery(&update, None).await.unwrap(), Written::Applied);
         }
         let stored = store.get_delivery(&d.id).await.unwrap().unwrap();
         assert_eq!(stored.attempts.len(), limit);

@@ -1,9 +1,10 @@
-//! Checks of `Queue`, the SQS semantics the delivery pipeline relies on: visibility, receive
-//! counts, redrive and dead letters. Durations are whole seconds so the same checks hold on SQS.
+//! Checks of `Queue`, the SQS semantics the delivery pipeline relies on: delays, visibility,
+//! receive counts, redrive and dead letters. Durations are whole seconds so the same checks hold
+//! on SQS.
 
 use hookline_core::ids::DeliveryId;
 use hookline_core::pipeline::Job;
-use hookline_core::ports::{Queue, QueueMessage};
+use hookline_core::ports::{Enqueue, Queue, QueueMessage};
 use std::time::Duration;
 
 /// What a check needs from the queue it is given.
@@ -28,14 +29,16 @@ pub fn spec_for(check: &str) -> QueueSpec {
 }
 
 fn jobs(n: usize) -> Vec<Job> {
-    (0..n)
-        .map(|_| Job::deliver(DeliveryId::generate()))
-        .collect()
+    (0..n).map(|_| Job::first(DeliveryId::generate())).collect()
+}
+
+fn now(jobs: &[Job]) -> Vec<Enqueue> {
+    jobs.iter().cloned().map(Enqueue::now).collect()
 }
 
 /// Sends in chunks of the queue's batch limit, as the core does.
 async fn send(q: &dyn Queue, jobs: &[Job]) {
-    for chunk in jobs.chunks(q.limits().max_batch) {
+    for chunk in now(jobs).chunks(q.limits().max_batch) {
         q.send_batch(chunk).await.unwrap();
     }
 }
@@ -99,34 +102,24 @@ checks! {
         );
     }
 
-    pub async fn change_visibility_hides_and_reveals(q: &dyn Queue) {
-        send(q, &jobs(2)).await;
-        let got = q.receive(2).await.unwrap();
-        q.change_visibility(&got[0].receipt, Duration::ZERO)
-            .await
-            .unwrap();
-        q.change_visibility(&got[1].receipt, Duration::from_secs(5))
-            .await
-            .unwrap();
-        let now = q.receive(10).await.unwrap();
-        assert_eq!(
-            now.len(),
-            1,
-            "visibility 0 makes a message receivable at once"
-        );
-        assert_eq!(now[0].id, got[0].id);
-        settle().await;
-        let later: Vec<_> = q
-            .receive(10)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|m| m.id)
-            .collect();
-        assert!(
-            !later.contains(&got[1].id),
-            "a longer visibility keeps the message hidden"
-        );
+    /// A delayed message is not received (nor in flight) before its delay is over; the others
+    /// of the same batch are at once.
+    pub async fn a_delayed_message_arrives_after_its_delay(q: &dyn Queue) {
+        let [soon, later] = [jobs(1).remove(0), jobs(1).remove(0)];
+        let batch = [
+            Enqueue::now(soon.clone()),
+            Enqueue {
+                job: later.clone(),
+                delay: Duration::from_secs(2),
+            },
+        ];
+        q.send_batch(&batch).await.unwrap();
+        let first = q.receive(10).await.unwrap();
+        assert_eq!(decoded(&first), vec![soon], "only the undelayed job arrives at once");
+        q.delete(&first[0].receipt).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2_300)).await;
+        let second = q.receive(10).await.unwrap();
+        assert_eq!(decoded(&second), vec![later], "the delayed job arrives after its delay");
     }
 
     /// A redelivered message is deleted with the receipt of its latest receive. (What an older
@@ -165,11 +158,11 @@ checks! {
         let limits = q.limits();
         assert!(limits.max_batch >= 1, "a batch holds at least one job");
         assert!(
-            limits.max_visibility >= Duration::from_secs(1),
-            "a message can be hidden for the shortest backoff"
+            limits.max_delay >= Duration::from_secs(1),
+            "a message can be delayed for the shortest backoff"
         );
         let sent = jobs(limits.max_batch);
-        q.send_batch(&sent).await.unwrap();
+        q.send_batch(&now(&sent)).await.unwrap();
         let mut got = Vec::new();
         for _ in 0..10 {
             got.extend(q.receive(limits.max_batch).await.unwrap());
@@ -204,7 +197,8 @@ checks! {
         let got = q.receive(2).await.unwrap();
         let job = Job::decode(&got[0].body).unwrap();
         let reason = "gave up after 8 attempts; last error: HTTP 500";
-        q.dead_letter(&got[0], &Job::dead_letter_body(&got[0].body), reason)
+        let redrive = Job::reopen(job.delivery_id.clone(), 8);
+        q.dead_letter(&got[0], &redrive.encode(), reason)
             .await
             .unwrap();
         q.delete(&got[0].receipt).await.unwrap();
@@ -212,13 +206,11 @@ checks! {
         assert_eq!(dlq.len(), 1);
         assert_eq!(
             Job::decode(&dlq[0].body),
-            Some(Job::reopen(job.delivery_id)),
+            Some(redrive),
             "the dead letter carries the body to redrive"
         );
         assert_eq!(dlq[0].reason, reason);
-        q.change_visibility(&got[1].receipt, Duration::ZERO)
-            .await
-            .unwrap();
+        settle().await;
         let rest = q.receive(10).await.unwrap();
         assert_eq!(rest.len(), 1, "the dead-lettered message left the queue");
         assert_eq!(rest[0].id, got[1].id);

@@ -71,6 +71,13 @@ pub struct Delivery {
     /// Attempts made before the current round: a recovered delivery gets a fresh schedule.
     #[serde(skip)]
     pub attempt_base: u32,
+    /// Who holds or last held the claim on an attempt (a queue message id, or the API for a
+    /// one-off attempt): the job that carries the delivery's retry chain.
+    #[serde(skip)]
+    pub carrier: Option<String>,
+    /// Until when the carrier's claim on the next attempt is live (set while it is attempted).
+    #[serde(skip)]
+    pub claimed_until: Option<Timestamp>,
 }
 
 impl Delivery {
@@ -93,7 +100,22 @@ impl Delivery {
             failure_reason: None,
             attempts: Vec::new(),
             attempt_base: 0,
+            carrier: None,
+            claimed_until: None,
         }
+    }
+
+    /// The state a change is computed from, which the store checks before it writes.
+    pub fn version(&self) -> DeliveryVersion {
+        DeliveryVersion {
+            status: self.status,
+            attempts: self.attempts.len() as u32,
+        }
+    }
+
+    /// Whether someone other than `who` holds a live claim on the next attempt at `now`.
+    pub fn claimed_by_other(&self, who: &str, now: Timestamp) -> bool {
+        self.claimed_until.is_some_and(|until| until > now) && self.carrier.as_deref() != Some(who)
     }
 
     /// The number the next attempt will have, counted within the current round.
@@ -102,11 +124,38 @@ impl Delivery {
     }
 }
 
+/// A delivery's state as a writer read it: its status and how many attempts it had. Every change
+/// is written only if the delivery is still in this state, so no writer overwrites a newer one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryVersion {
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+}
+
+/// A claim on a delivery's next attempt, taken before the request is sent, so that two handlers
+/// of one job never both send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub delivery_id: DeliveryId,
+    pub expected: DeliveryVersion,
+    /// The queue message id of the job (or the API's one-off id).
+    pub by: String,
+    /// When the claim lapses: the attempt's timeout plus a margin, so a crashed handler's claim
+    /// is free again by the time its message comes back.
+    pub until: Timestamp,
+    /// When the claim is taken: a claim that lapsed before this is free.
+    pub at: Timestamp,
+}
+
 /// The change an attempt (or a decision to give up without one) makes to its delivery, recorded
-/// in one write.
+/// in one write, and only if the delivery is still at `expected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryUpdate {
     pub delivery_id: DeliveryId,
+    pub expected: DeliveryVersion,
+    /// The claim holder the update comes from: the write also requires it still holds the
+    /// claim. `None`: the update needs no claim, and is refused while anyone holds a live one.
+    pub carrier: Option<String>,
     /// When the update happened.
     pub at: Timestamp,
     pub attempt: Option<Attempt>,
@@ -122,6 +171,36 @@ pub fn body_slice(body: &[u8]) -> String {
     let cut = &body[..body.len().min(RESPONSE_BODY_LIMIT)];
     let s = String::from_utf8_lossy(cut);
     s.trim_end_matches('\u{FFFD}').to_string()
+}
+
+/// A delivery with `attempts` failed attempts, for the core's unit tests.
+#[cfg(test)]
+pub(crate) fn test_delivery(status: DeliveryStatus, attempts: u32, base: u32) -> Delivery {
+    Delivery {
+        id: DeliveryId::generate(),
+        event_id: EventId::generate(),
+        subscription_id: SubscriptionId::generate(),
+        tenant_id: crate::tenant::TenantId::parse("t").unwrap(),
+        event_type: "lead.qualified".into(),
+        status,
+        created_at: Timestamp(0),
+        updated_at: Timestamp(0),
+        next_attempt_at: None,
+        failure_reason: None,
+        attempts: (1..=attempts)
+            .map(|number| Attempt {
+                number,
+                at: Timestamp(0),
+                status_code: Some(500),
+                error: None,
+                duration_ms: 1,
+                response_body: None,
+            })
+            .collect(),
+        attempt_base: base,
+        carrier: None,
+        claimed_until: None,
+    }
 }
 
 #[cfg(test)]

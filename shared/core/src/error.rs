@@ -45,6 +45,7 @@ macro_rules! error_codes {
 
 error_codes! {
     AdminOnly => "admin_only",
+    AttemptInProgress => "attempt_in_progress",
     AttemptLimitReached => "attempt_limit_reached",
     DestinationNotAllowed => "destination_not_allowed",
     IdempotencyKeyReused => "idempotency_key_reused",

@@ -1,14 +1,15 @@
 //! When to try again. A schedule is the list of delays between attempts (`5s,5m,30m,2h,5h,10h,10h`
 //! means 8 attempts in all); each delay gets ±10% jitter so endpoints that failed together are not
-//! retried together. Delays are capped at SQS's 12-hour visibility limit, since on AWS the delay
-//! is a message's visibility timeout.
+//! retried together. A single delay is at most 12 hours and a schedule's waits at most 7 days:
+//! Hookline's choice, not a queue's limit (a wait is a delayed message, sent again in hops of
+//! the queue's longest delay, so it never holds the queue's in-flight capacity).
 
 use crate::error::ErrorCode;
 use crate::error::{Error, Result};
 use std::time::Duration;
 
 pub const DEFAULT_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
-/// SQS's maximum visibility timeout.
+/// The longest single delay of a schedule.
 pub const MAX_DELAY: Duration = Duration::from_secs(12 * 3600);
 pub const MAX_RETRIES: usize = 30;
 /// The waits of a schedule add up to at most this: with jitter and attempt time a job stays well

@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     next_attempt_at INTEGER,
     failure_reason TEXT,
     attempt_base INTEGER NOT NULL DEFAULT 0,
+    carrier TEXT,
+    claimed_until INTEGER,
     UNIQUE (event_id, subscription_id)
 );
 CREATE INDEX IF NOT EXISTS deliveries_by_subscription ON deliveries (subscription_id, id);
@@ -80,6 +82,26 @@ CREATE TABLE IF NOT EXISTS queue_messages (
 CREATE INDEX IF NOT EXISTS queue_ready ON queue_messages (queue, visible_at, seq);
 "#;
 
+/// Columns added since a table was first created: added to a database file made before them.
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("deliveries", "carrier", "TEXT"),
+    ("deliveries", "claimed_until", "INTEGER"),
+];
+
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let present: bool = conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )?;
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
@@ -106,6 +128,7 @@ impl Db {
         conn.pragma_update(None, "busy_timeout", 5000)
             .map_err(internal)?;
         conn.execute_batch(SCHEMA).map_err(internal)?;
+        add_missing_columns(&conn).map_err(internal)?;
         // Every statement the adapters use stays prepared.
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Db {

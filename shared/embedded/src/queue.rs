@@ -1,7 +1,8 @@
 //! The queue port on SQLite, keeping the SQS semantics (and SQS's limits) the pipeline relies on,
 //! so that local runs behave as deployed ones do.
 //!
-//! A received message is hidden for the visibility timeout and returns unless deleted; each
+//! A sent message can be delayed; a received message is hidden for the visibility timeout and
+//! returns unless deleted; each
 //! receive counts; a message already received `max_receive_count` times is moved to the
 //! dead-letter queue instead of being handed out again (SQS's redrive policy); receipts are per
 //! receive, so only the latest receive can delete or re-hide a message.
@@ -10,11 +11,18 @@ use crate::db::Db;
 use async_trait::async_trait;
 use hookline_core::clock::{Clock, SystemClock};
 use hookline_core::error::Result;
-use hookline_core::pipeline::Job;
-use hookline_core::ports::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
+use hookline_core::ports::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 use std::time::Duration;
+
+/// SQLite could take any batch and any delay; the embedded queue keeps SQS's (10 messages a
+/// batch, 15 minutes of delay) so that a local run takes the same path through the core as a
+/// deployed one, long waits in hops included.
+pub const EMBEDDED_LIMITS: QueueLimits = QueueLimits {
+    max_batch: 10,
+    max_delay: Duration::from_secs(900),
+};
 
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
@@ -47,14 +55,16 @@ impl SqliteQueue {
 
 #[async_trait]
 impl Queue for SqliteQueue {
-    /// SQS's limits: the core then chunks and caps backoffs exactly as it does on AWS.
     fn limits(&self) -> QueueLimits {
-        SQS_LIMITS
+        EMBEDDED_LIMITS
     }
 
     /// Takes any number of jobs, in one transaction: the batch limit is SQS's, not SQLite's.
-    async fn send_batch(&self, jobs: &[Job]) -> Result<()> {
-        let bodies: Vec<String> = jobs.iter().map(Job::encode).collect();
+    async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()> {
+        let bodies: Vec<(String, i64)> = jobs
+            .iter()
+            .map(|e| (e.job.encode(), ms(e.delay.min(EMBEDDED_LIMITS.max_delay))))
+            .collect();
         let name = self.config.name.clone();
         let now = self.clock.now().millis();
         self.db
@@ -63,14 +73,15 @@ impl Queue for SqliteQueue {
                 {
                     let mut stmt = tx.prepare_cached(
                         "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?4)",
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )?;
-                    for body in &bodies {
+                    for (body, delay) in &bodies {
                         stmt.execute(params![
                             format!("msg_{}", ulid::Ulid::new()),
                             name,
                             body,
-                            now
+                            now,
+                            now + delay
                         ])?;
                     }
                 }
@@ -127,18 +138,6 @@ impl Queue for SqliteQueue {
             .call(move |c| {
                 c.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")?
                     .execute([receipt])
-                    .map(drop)
-            })
-            .await
-    }
-
-    async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()> {
-        let receipt = receipt.to_string();
-        let at = self.clock.now().millis() + ms(hide_for);
-        self.db
-            .call(move |c| {
-                c.prepare_cached("UPDATE queue_messages SET visible_at = ?2 WHERE receipt = ?1")?
-                    .execute(params![receipt, at])
                     .map(drop)
             })
             .await

@@ -161,6 +161,8 @@ pub(super) fn delivery_from(item: &Item) -> Result<Delivery> {
         failure_reason: get_s(item, "failure_reason"),
         attempts,
         attempt_base: get_n(item, "attempt_base").unwrap_or(0) as u32,
+        carrier: get_s(item, "carrier"),
+        claimed_until: get_n(item, "claimed_until").map(Timestamp),
     })
 }
 

@@ -1,6 +1,7 @@
 //! Deliveries on the table: created once per (event, subscription) through a guard item written
-//! in the same transaction, updated in place with each attempt appended, listed per event on
-//! gsi1 and per subscription on gsi2.
+//! in the same transaction, claimed and updated in place with each attempt appended, every change
+//! conditional on the status and attempt count it was computed from; listed per event on gsi1 and
+//! per subscription on gsi2.
 
 use super::DynamoStore;
 use super::codec::{
@@ -11,24 +12,56 @@ use super::keys::{self, GSI1, GSI2};
 use super::query::Filter;
 use crate::sdk_error;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue as AV, Put, TransactWriteItem, Update};
-use hookline_core::delivery::{Delivery, DeliveryUpdate};
+use hookline_core::delivery::{Claim, Delivery, DeliveryUpdate, DeliveryVersion};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
 use hookline_core::ids::DeliveryId;
-use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore};
+use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore, Written};
 use std::collections::HashMap;
 
-/// The `UpdateItem` expression and values that apply `u`: what is unset in the update is
-/// removed, the attempt (if any) appended.
-fn update_expression(u: &DeliveryUpdate) -> (String, HashMap<String, AV>) {
+/// The condition that the delivery is still at `v`: its status and its number of attempts.
+fn at_version(v: DeliveryVersion, values: &mut HashMap<String, AV>) -> &'static str {
+    values.insert(":exp_status".into(), s(v.status.as_str()));
+    values.insert(":exp_attempts".into(), n(v.attempts as i64));
+    "#status = :exp_status AND size(attempts) = :exp_attempts"
+}
+
+/// No claim is live at `:at`.
+const UNCLAIMED: &str = "(attribute_not_exists(claimed_until) OR claimed_until <= :at)";
+
+/// Which item of a cancelled transaction failed its condition, read from the cancellation
+/// reasons; `None` when the transaction failed for another reason (throttling, a conflict
+/// with a concurrent transaction), which is an error to retry, not an outcome.
+fn failed_condition<R>(e: &SdkError<TransactWriteItemsError, R>) -> Option<usize> {
+    match e.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => c
+            .cancellation_reasons()
+            .iter()
+            .position(|r| r.code() == Some("ConditionalCheckFailed")),
+        _ => None,
+    }
+}
+
+/// The `UpdateItem` expression, condition and values that apply `u`: what is unset in the update
+/// is removed, the attempt (if any) appended, the claim ended.
+fn update_expression(u: &DeliveryUpdate) -> (String, String, HashMap<String, AV>) {
     let mut set = vec!["#status = :status", "updated_at = :at"];
-    let mut remove = Vec::new();
+    let mut remove = vec!["claimed_until"];
     let mut values = HashMap::from([
         (":status".to_string(), s(u.status.as_str())),
         (":at".to_string(), n(u.at.millis())),
     ]);
+    let version = at_version(u.expected, &mut values);
+    let condition = match &u.carrier {
+        Some(c) => {
+            values.insert(":carrier".into(), s(c));
+            format!("{version} AND carrier = :carrier")
+        }
+        None => format!("{version} AND {UNCLAIMED}"),
+    };
     match u.next_attempt_at {
         Some(t) => {
             set.push("next_attempt_at = :next");
@@ -52,11 +85,8 @@ fn update_expression(u: &DeliveryUpdate) -> (String, HashMap<String, AV>) {
         values.insert(":empty".into(), AV::L(vec![]));
         values.insert(":attempt".into(), AV::L(vec![s(to_json(a))]));
     }
-    let mut expr = format!("SET {}", set.join(", "));
-    if !remove.is_empty() {
-        expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
-    }
-    (expr, values)
+    let expr = format!("SET {} REMOVE {}", set.join(", "), remove.join(", "));
+    (expr, condition, values)
 }
 
 /// The filter of a delivery listing: the subscription when listing an event's deliveries, then
@@ -154,15 +184,8 @@ impl DeliveryStore for DynamoStore {
             .await;
         match out {
             Ok(_) => Ok(d.clone()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(TransactWriteItemsError::TransactionCanceledException(_))
-                ) =>
-            {
-                // Already fanned out: return the delivery the guard points at.
-                self.guarded_delivery(d).await
-            }
+            // The guard exists: already fanned out; return the delivery it points at.
+            Err(e) if failed_condition(&e) == Some(0) => self.guarded_delivery(d).await,
             Err(e) => Err(sdk_error("dynamodb", e)),
         }
     }
@@ -174,58 +197,90 @@ impl DeliveryStore for DynamoStore {
             .transpose()
     }
 
+    async fn claim_delivery(&self, c: &Claim) -> Result<Written> {
+        let mut values = HashMap::from([
+            (":by".to_string(), s(&c.by)),
+            (":until".to_string(), n(c.until.millis())),
+            (":at".to_string(), n(c.at.millis())),
+        ]);
+        let version = at_version(c.expected, &mut values);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::delivery(&c.delivery_id))))
+            .update_expression("SET carrier = :by, claimed_until = :until")
+            .condition_expression(format!("{version} AND ({UNCLAIMED} OR carrier = :by)"))
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Written::Applied),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Written::Stale)
+            }
+            Err(e) => Err(sdk_error("dynamodb", e)),
+        }
+    }
+
     async fn update_delivery(
         &self,
         u: &DeliveryUpdate,
         notification: Option<&Event>,
-    ) -> Result<()> {
-        let (expr, values) = update_expression(u);
+    ) -> Result<Written> {
+        let (expr, condition, values) = update_expression(u);
         let dkey = key(keys::delivery(&u.delivery_id));
-        let missing = || Error::not_found("delivery", u.delivery_id.as_str());
         match notification {
-            None => self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(dkey))
-                .update_expression(expr)
-                .condition_expression("attribute_exists(pk)")
-                .expression_attribute_names("#status", "status")
-                .set_expression_attribute_values(Some(values))
-                .send()
-                .await
-                .map(drop)
-                .map_err(|e| {
-                    if e.as_service_error()
-                        .is_some_and(|se| se.is_conditional_check_failed_exception())
+            None => {
+                let out = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(dkey))
+                    .update_expression(expr)
+                    .condition_expression(condition)
+                    .expression_attribute_names("#status", "status")
+                    .set_expression_attribute_values(Some(values))
+                    .send()
+                    .await;
+                match out {
+                    Ok(_) => Ok(Written::Applied),
+                    Err(e)
+                        if e.as_service_error()
+                            .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
                     {
-                        missing()
-                    } else {
-                        sdk_error("dynamodb", e)
+                        Ok(Written::Stale)
                     }
-                }),
+                    Err(e) => Err(sdk_error("dynamodb", e)),
+                }
+            }
             Some(event) => {
                 let update = Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(dkey))
                     .update_expression(expr)
-                    .condition_expression("attribute_exists(pk)")
+                    .condition_expression(condition)
                     .expression_attribute_names("#status", "status")
                     .set_expression_attribute_values(Some(values))
                     .build()
                     .expect("complete update");
                 let put = self.put_if_new(self.stored_event_item(event, true));
-                self.client
+                let out = self
+                    .client
                     .transact_write_items()
                     .transact_items(TransactWriteItem::builder().update(update).build())
                     .transact_items(TransactWriteItem::builder().put(put).build())
                     .send()
-                    .await
-                    .map(drop)
-                    .map_err(|e| match e.as_service_error() {
-                        Some(TransactWriteItemsError::TransactionCanceledException(_)) => missing(),
-                        _ => sdk_error("dynamodb", e),
-                    })
+                    .await;
+                match out {
+                    Ok(_) => Ok(Written::Applied),
+                    Err(e) if failed_condition(&e) == Some(0) => Ok(Written::Stale),
+                    Err(e) => Err(sdk_error("dynamodb", e)),
+                }
             }
         }
     }

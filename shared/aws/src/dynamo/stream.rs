@@ -120,6 +120,8 @@ mod tests {
             failure_reason: None,
             attempts: Vec::new(),
             attempt_base: 0,
+            carrier: None,
+            claimed_until: None,
         };
         // The guard shares the event's partition: only its sort key tells them apart.
         let guard = codec::delivery_guard_item(&d, n(0));

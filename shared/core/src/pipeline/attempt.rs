@@ -2,15 +2,19 @@
 //! and record it (with the failure notification, when giving up, in the same write).
 
 use super::budget::{AttemptBudget, GiveUp};
+use super::chain::wait_until;
+use super::dispatch::CLAIM_MARGIN;
 use super::failure::DeliveryFailed;
+use super::job::Job;
 use super::outcome::{NextStep, Outcome, classify, decide};
 use super::request::{build_request, endpoint_host};
 use super::settle::Disposition;
-use crate::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate};
-use crate::error::Result;
+use crate::delivery::{Attempt, Claim, Delivery, DeliveryStatus, DeliveryUpdate};
+use crate::error::{Error, ErrorCode, Result};
 use crate::event::{Event, reserved_namespace};
 use crate::hookline::Hookline;
 use crate::ids::{DeliveryId, EventId};
+use crate::ports::Written;
 use crate::subscription::Subscription;
 use serde::Serialize;
 use std::time::Instant;
@@ -73,13 +77,15 @@ impl Hookline {
         (attempt, outcome)
     }
 
-    /// Attempt number `in_round` of a queued delivery, recorded, and what its message becomes.
+    /// Attempt number `in_round` of a queued delivery, claimed by `carrier`, recorded, and what
+    /// its message becomes.
     pub(super) async fn attempt(
         &self,
         delivery: &Delivery,
         sub: &Subscription,
         event: &Event,
         in_round: u32,
+        carrier: &str,
     ) -> Result<Disposition> {
         let (attempt, outcome) = self.send_attempt(delivery, sub, event).await;
         let at = attempt.at;
@@ -90,22 +96,29 @@ impl Hookline {
             rand::random::<f64>(),
         );
         let attempt_base = (delivery.attempt_base > 0).then_some(delivery.attempt_base);
+        let made = delivery.version().attempts + 1;
         let (status, next_attempt_at, disposition) = match step {
             NextStep::Succeeded => (DeliveryStatus::Succeeded, None, Disposition::Delete),
-            NextStep::RetryIn(delay) => (
-                DeliveryStatus::Pending,
-                Some(at.plus(delay)),
-                Disposition::Retry(delay),
-            ),
+            NextStep::RetryIn(delay) => {
+                let due = at.plus(delay);
+                let next = Job::next(delivery.id.clone(), made + 1, None);
+                let max_delay = self.queue.limits().max_delay;
+                let requeue = Disposition::Requeue(wait_until(&next, due, at, max_delay));
+                (DeliveryStatus::Pending, Some(due), requeue)
+            }
             NextStep::GiveUp(give_up) => {
                 if give_up == GiveUp::Gone {
                     self.disable(sub, give_up.reason()).await?;
                 }
-                return self.give_up(delivery, Some(attempt), give_up).await;
+                return self
+                    .give_up(delivery, Some(attempt), give_up, Some(carrier))
+                    .await;
             }
         };
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            expected: delivery.version(),
+            carrier: Some(carrier.to_string()),
             at,
             attempt: Some(attempt),
             status,
@@ -113,7 +126,10 @@ impl Hookline {
             failure_reason: None,
             attempt_base,
         };
-        self.store.update_delivery(&update, None).await?;
+        if self.store.update_delivery(&update, None).await? == Written::Stale {
+            tracing::warn!(delivery_id = %delivery.id, attempt = made, "attempt not recorded: its claim lapsed and another handler carries the delivery");
+            return Ok(Disposition::Delete);
+        }
         Ok(disposition)
     }
 
@@ -128,11 +144,13 @@ impl Hookline {
     }
 
     /// Records the failure (and its notification, in the same write) and dead-letters the job.
+    /// `carrier` holds the claim when an attempt was made; without one, no claim may be live.
     pub(super) async fn give_up(
         &self,
         delivery: &Delivery,
         attempt: Option<Attempt>,
         give_up: GiveUp,
+        carrier: Option<&str>,
     ) -> Result<Disposition> {
         let now = self.clock.now();
         let reason = give_up.reason();
@@ -142,9 +160,11 @@ impl Hookline {
                 DeliveryFailed::of(delivery, attempt.as_ref(), &reason)
                     .into_event(delivery.tenant_id.clone(), now)
             });
-        let attempts = delivery.attempts.len() + usize::from(attempt.is_some());
+        let attempts = delivery.version().attempts + u32::from(attempt.is_some());
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            expected: delivery.version(),
+            carrier: carrier.map(str::to_string),
             at: now,
             attempt,
             status: DeliveryStatus::Failed,
@@ -152,9 +172,15 @@ impl Hookline {
             failure_reason: Some(reason.clone()),
             attempt_base: (delivery.attempt_base > 0).then_some(delivery.attempt_base),
         };
-        self.store
+        if self
+            .store
             .update_delivery(&update, notification.as_ref())
-            .await?;
+            .await?
+            == Written::Stale
+        {
+            tracing::info!(delivery_id = %delivery.id, "give-up not recorded: the delivery moved on");
+            return Ok(Disposition::Delete);
+        }
         tracing::warn!(
             tenant_id = %delivery.tenant_id, event_id = %delivery.event_id,
             subscription_id = %delivery.subscription_id, delivery_id = %delivery.id,
@@ -162,7 +188,10 @@ impl Hookline {
             notification_event_id = notification.as_ref().map(|n| n.id.to_string()),
             "delivery failed"
         );
-        Ok(Disposition::DeadLetter(reason))
+        Ok(Disposition::DeadLetter {
+            reason,
+            redrive: Some(Job::reopen(delivery.id.clone(), attempts)),
+        })
     }
 
     /// One attempt outside the queue (a test event, a manual retry): recorded like any other,
@@ -175,6 +204,23 @@ impl Hookline {
         event: &Event,
         failed_reason: Option<&str>,
     ) -> Result<AttemptReport> {
+        let now = self.clock.now();
+        let claim = Claim {
+            delivery_id: delivery.id.clone(),
+            expected: delivery.version(),
+            by: format!("api_{}", ulid::Ulid::new()),
+            until: now.plus(sub.timeout() + CLAIM_MARGIN),
+            at: now,
+        };
+        let in_progress = || {
+            Error::conflict(
+                ErrorCode::AttemptInProgress,
+                "another attempt of this delivery is in progress; try again in a few seconds",
+            )
+        };
+        if self.store.claim_delivery(&claim).await? == Written::Stale {
+            return Err(in_progress());
+        }
         let (attempt, outcome) = self.send_attempt(delivery, sub, event).await;
         let success = outcome == Outcome::Success;
         let (status, next_attempt_at, failure_reason) = match (success, failed_reason) {
@@ -186,8 +232,21 @@ impl Hookline {
                 delivery.failure_reason.clone(),
             ),
         };
+        if status == DeliveryStatus::Pending {
+            // The queued job of this attempt number is now behind the chain and will be dropped:
+            // this attempt hands the chain on, before it is recorded, so a crash cannot end it.
+            let made = delivery.version().attempts + 1;
+            let next = Job::next(delivery.id.clone(), made + 1, None);
+            let due = next_attempt_at.unwrap_or(attempt.at);
+            let max_delay = self.queue.limits().max_delay;
+            self.queue
+                .send_batch(&[wait_until(&next, due, attempt.at, max_delay)])
+                .await?;
+        }
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            expected: delivery.version(),
+            carrier: Some(claim.by),
             at: attempt.at,
             attempt: Some(attempt.clone()),
             status,
@@ -195,7 +254,9 @@ impl Hookline {
             failure_reason,
             attempt_base: None,
         };
-        self.store.update_delivery(&update, None).await?;
+        if self.store.update_delivery(&update, None).await? == Written::Stale {
+            return Err(in_progress());
+        }
         Ok(AttemptReport {
             event_id: delivery.event_id.clone(),
             delivery_id: delivery.id.clone(),

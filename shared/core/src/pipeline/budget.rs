@@ -130,43 +130,10 @@ impl AttemptBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clock::Timestamp;
-    use crate::delivery::Attempt;
 
     fn delivery(attempts: usize, base: u32) -> Delivery {
-        let e = crate::event::Event {
-            id: crate::ids::EventId::generate(),
-            tenant_id: crate::tenant::TenantId::parse("t").unwrap(),
-            event_type: "lead.qualified".into(),
-            timestamp: Timestamp(0),
-            data: Default::default(),
-            attributes: Default::default(),
-        };
-        let mut d = Delivery {
-            id: crate::ids::DeliveryId::generate(),
-            event_id: e.id.clone(),
-            subscription_id: crate::ids::SubscriptionId::generate(),
-            tenant_id: e.tenant_id.clone(),
-            event_type: e.event_type.clone(),
-            status: crate::delivery::DeliveryStatus::Pending,
-            created_at: Timestamp(0),
-            updated_at: Timestamp(0),
-            next_attempt_at: None,
-            failure_reason: None,
-            attempts: Vec::new(),
-            attempt_base: base,
-        };
-        d.attempts = (1..=attempts as u32)
-            .map(|number| Attempt {
-                number,
-                at: Timestamp(0),
-                status_code: Some(500),
-                error: None,
-                duration_ms: 1,
-                response_body: None,
-            })
-            .collect();
-        d
+        use crate::delivery::{DeliveryStatus, test_delivery};
+        test_delivery(DeliveryStatus::Pending, attempts as u32, base)
     }
 
     fn budget() -> AttemptBudget {

@@ -1,15 +1,23 @@
-//! Dispatch: a received job becomes at most one attempt. The job's delivery is loaded and its
-//! state decides what happens: a finished delivery sends nothing, a failed one is dead-lettered
-//! again unless the job reopens it, a pending one is attempted if its subscription, its event and
-//! its budget allow. A batch is handled concurrently and each message settled.
+//! Dispatch: a received job becomes at most one attempt. A job that is not due yet is sent on
+//! without reading the store; otherwise its delivery is loaded and the retry chain ([`chain`])
+//! says which step the job is: dropped (a finished delivery, a stale copy), sent on to wait,
+//! resumed, dead-lettered, reopened or attempted. An attempt needs the subscription, the event
+//! and the budget to allow it and a claim on the delivery, so two handlers never send one
+//! attempt. A batch is handled concurrently and settled together.
 
 use super::budget::GiveUp;
+use super::chain::{self, Step};
 use super::job::Job;
 use super::settle::Disposition;
-use crate::delivery::DeliveryStatus;
+use crate::delivery::{Claim, DeliveryStatus, DeliveryUpdate};
 use crate::error::Result;
 use crate::hookline::Hookline;
-use crate::ports::QueueMessage;
+use crate::ports::{Enqueue, QueueMessage, Written};
+use std::time::Duration;
+
+/// How much longer than the delivery timeout a claim lasts: a crashed handler's claim is free
+/// again well before its message returns (the queue's visibility timeout is longer still).
+pub const CLAIM_MARGIN: Duration = Duration::from_secs(10);
 
 impl Hookline {
     /// Handles one job message and decides its disposition. An `Err` means the outcome could not
@@ -17,30 +25,60 @@ impl Hookline {
     pub async fn handle_job(&self, message: &QueueMessage) -> Result<Disposition> {
         let Some(job) = Job::decode(&message.body) else {
             tracing::error!(message_id = %message.id, "malformed job message dead-lettered");
-            return Ok(Disposition::DeadLetter(GiveUp::MalformedJob.reason()));
+            return Ok(Disposition::dead_letter(GiveUp::MalformedJob.reason()));
         };
+        let now = self.clock.now();
+        let max_delay = self.queue.limits().max_delay;
+        if let Some(wait) = chain::early(&job, now, max_delay) {
+            return Ok(Disposition::Requeue(wait));
+        }
         let Some(mut delivery) = self.store.get_delivery(&job.delivery_id).await? else {
             tracing::error!(delivery_id = %job.delivery_id, "job for an unknown delivery dead-lettered");
-            return Ok(Disposition::DeadLetter(GiveUp::DeliveryMissing.reason()));
+            return Ok(Disposition::dead_letter(GiveUp::DeliveryMissing.reason()));
         };
         let budget = self.budget();
-        match delivery.status {
-            DeliveryStatus::Succeeded => return Ok(Disposition::Delete),
-            // Recovery or redrive: a new round of attempts on the full schedule.
-            DeliveryStatus::Failed if job.reopen => {
+        match chain::step(&job, &delivery, &message.id, now, max_delay) {
+            Step::Drop(why) => {
+                tracing::debug!(delivery_id = %delivery.id, attempt = job.attempt, why, "job dropped");
+                return Ok(Disposition::Delete);
+            }
+            Step::Wait(next) | Step::Resume(next) => return Ok(Disposition::Requeue(next)),
+            Step::DeadLetter => {
+                return Ok(Disposition::DeadLetter {
+                    reason: delivery.failure_reason.clone().unwrap_or("failed".into()),
+                    redrive: Some(Job::reopen(
+                        delivery.id.clone(),
+                        delivery.version().attempts,
+                    )),
+                });
+            }
+            Step::Reopen => {
                 if let Err(give_up) = budget.may_reopen(&delivery) {
-                    return Ok(Disposition::DeadLetter(give_up.reason()));
+                    return Ok(Disposition::DeadLetter {
+                        reason: give_up.reason(),
+                        redrive: Some(job),
+                    });
                 }
-                delivery.attempt_base = delivery.attempts.len() as u32;
+                let reopened = DeliveryUpdate {
+                    delivery_id: delivery.id.clone(),
+                    expected: delivery.version(),
+                    carrier: None,
+                    at: now,
+                    attempt: None,
+                    status: DeliveryStatus::Pending,
+                    next_attempt_at: Some(now),
+                    failure_reason: None,
+                    attempt_base: Some(delivery.version().attempts),
+                };
+                if self.store.update_delivery(&reopened, None).await? == Written::Stale {
+                    return Ok(Disposition::Delete);
+                }
+                delivery.attempt_base = delivery.version().attempts;
                 delivery.status = DeliveryStatus::Pending;
                 delivery.failure_reason = None;
+                delivery.next_attempt_at = Some(now);
             }
-            // Failure was recorded but the message was not moved yet (a crash in between).
-            DeliveryStatus::Failed => {
-                let reason = delivery.failure_reason.unwrap_or_else(|| "failed".into());
-                return Ok(Disposition::DeadLetter(reason));
-            }
-            DeliveryStatus::Pending => {}
+            Step::Attempt => {}
         }
         let sub = match self
             .store
@@ -49,40 +87,61 @@ impl Hookline {
         {
             None => {
                 return self
-                    .give_up(&delivery, None, GiveUp::SubscriptionDeleted)
+                    .give_up(&delivery, None, GiveUp::SubscriptionDeleted, None)
                     .await;
             }
             Some(s) if !s.enabled => {
                 let why = GiveUp::SubscriptionDisabled(s.disabled_reason.clone());
-                return self.give_up(&delivery, None, why).await;
+                return self.give_up(&delivery, None, why, None).await;
             }
             Some(s) => s,
         };
         let Some(event) = self.store.get_event(&delivery.event_id).await? else {
-            return self.give_up(&delivery, None, GiveUp::EventMissing).await;
+            return self
+                .give_up(&delivery, None, GiveUp::EventMissing, None)
+                .await;
         };
-        match budget.next_attempt(&delivery) {
-            Ok(in_round) => self.attempt(&delivery, &sub, &event, in_round).await,
-            Err(give_up) => self.give_up(&delivery, None, give_up).await,
+        let in_round = match budget.next_attempt(&delivery) {
+            Ok(in_round) => in_round,
+            Err(give_up) => return self.give_up(&delivery, None, give_up, None).await,
+        };
+        let lease = sub.timeout() + CLAIM_MARGIN;
+        let claim = Claim {
+            delivery_id: delivery.id.clone(),
+            expected: delivery.version(),
+            by: message.id.clone(),
+            until: now.plus(lease),
+            at: now,
+        };
+        if self.store.claim_delivery(&claim).await? == Written::Stale {
+            // Someone else is attempting it, or moved it on: look again when their claim lapses.
+            return Ok(Disposition::Requeue(Enqueue { job, delay: lease }));
         }
+        self.attempt(&delivery, &sub, &event, in_round, &message.id)
+            .await
     }
 
     /// Handles one job and settles its message. `None` means the outcome could not be recorded
     /// or applied: the message is left to come back after its visibility timeout.
     pub async fn process(&self, message: &QueueMessage) -> Option<Disposition> {
-        let outcome = match self.handle_job(message).await {
-            Ok(d) => self.settle(message, &d).await.map(|_| d),
-            Err(e) => Err(e),
-        };
-        outcome
-            .inspect_err(|e| {
-                tracing::error!(message_id = %message.id, error = %e, "job left for redelivery")
-            })
-            .ok()
+        self.process_batch(std::slice::from_ref(message))
+            .await
+            .pop()
+            .flatten()
     }
 
-    /// Delivers a batch concurrently; one result per message, in order (see `process`).
+    /// Delivers a batch concurrently and settles it; one result per message, in order (see
+    /// `process`).
     pub async fn process_batch(&self, messages: &[QueueMessage]) -> Vec<Option<Disposition>> {
-        futures::future::join_all(messages.iter().map(|m| self.process(m))).await
+        let handled = futures::future::join_all(messages.iter().map(|m| async move {
+            self.handle_job(m)
+                .await
+                .inspect_err(
+                    |e| tracing::error!(message_id = %m.id, error = %e, "job left for redelivery"),
+                )
+                .ok()
+        }))
+        .await;
+        self.settle_batch(messages, handled).await
     }
 }

@@ -1,6 +1,9 @@
 //! Fan-out: one stored event becomes one delivery and one queued job per matching subscription.
 //! Safe to repeat: deliveries are unique per (event, subscription), and the event is marked done
-//! only after its jobs are queued, so a crash means a repeat, never a loss.
+//! only after its jobs are queued, so a crash means a repeat, never a loss. A repeat queues a job
+//! only for a delivery that no job has started yet; any copy that makes is dropped by the retry
+//! chain ([`super::chain`]) once the first has claimed its attempt, so a delivery that is being
+//! attempted, backing off or finished never gets a second chain.
 
 use super::job::Job;
 use crate::delivery::{Delivery, DeliveryStatus};
@@ -8,6 +11,12 @@ use crate::error::Result;
 use crate::event::Event;
 use crate::hookline::Hookline;
 use crate::matching::matches;
+use crate::ports::Enqueue;
+
+/// Whether no job has claimed an attempt of the delivery yet: only then may fan-out queue one.
+fn unstarted(d: &Delivery) -> bool {
+    d.status == DeliveryStatus::Pending && d.attempts.is_empty() && d.carrier.is_none()
+}
 
 impl Hookline {
     /// Fans out one event; returns how many jobs were queued.
@@ -23,8 +32,8 @@ impl Hookline {
                 .store
                 .create_delivery(&Delivery::new(event, sub, now))
                 .await?;
-            if stored.status == DeliveryStatus::Pending {
-                jobs.push(Job::deliver(stored.id));
+            if unstarted(&stored) {
+                jobs.push(Enqueue::now(Job::first(stored.id)));
             }
         }
         for chunk in jobs.chunks(self.queue.limits().max_batch) {
@@ -61,5 +70,25 @@ impl Hookline {
             self.fan_out(event).await?;
         }
         Ok(events.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::test_delivery;
+
+    #[test]
+    fn only_a_delivery_no_job_has_started_gets_a_job() {
+        assert!(unstarted(&test_delivery(DeliveryStatus::Pending, 0, 0)));
+        let mut claimed = test_delivery(DeliveryStatus::Pending, 0, 0);
+        claimed.carrier = Some("m1".into());
+        assert!(!unstarted(&claimed), "being attempted");
+        assert!(
+            !unstarted(&test_delivery(DeliveryStatus::Pending, 1, 0)),
+            "backing off"
+        );
+        assert!(!unstarted(&test_delivery(DeliveryStatus::Succeeded, 0, 0)));
+        assert!(!unstarted(&test_delivery(DeliveryStatus::Failed, 0, 0)));
     }
 }

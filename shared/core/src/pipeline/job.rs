@@ -1,50 +1,80 @@
-//! Jobs: what the queue carries. A job names a delivery and nothing else; the attempt count lives
-//! in the store, so a redelivered message never skews it. The job owns its wire encoding.
+//! Jobs: what the queue carries. A job names a delivery, the attempt it carries and when that
+//! attempt is due; the attempts themselves live in the store. Every retry is a new message (the
+//! old one is removed), so a job's number says which step of its delivery's one retry chain it
+//! is, and a copy that falls behind the chain is recognised and dropped. Jobs hold no secret and
+//! no signature: dead letters are kept for 14 days. The job owns its wire encoding.
 
+use crate::clock::Timestamp;
 use crate::ids::DeliveryId;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {
     pub delivery_id: DeliveryId,
+    /// The attempt this job carries, counted over the delivery's life from 1 (its attempts so
+    /// far plus one when it was queued). 0 in a message queued before jobs were numbered: taken
+    /// as the delivery's next attempt.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+    /// Not to be attempted before this time: a job received earlier is sent on with a delay,
+    /// without reading the store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
     /// Set by recovery and redrive: a failed delivery gets a new round of attempts.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reopen: bool,
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 impl Job {
     /// The first job of a new delivery.
-    pub fn deliver(delivery_id: DeliveryId) -> Self {
+    pub fn first(delivery_id: DeliveryId) -> Self {
         Job {
             delivery_id,
+            attempt: 1,
+            due: None,
             reopen: false,
         }
     }
 
-    /// A job that gives a failed delivery a new round (recovery; a redriven dead letter).
-    pub fn reopen(delivery_id: DeliveryId) -> Self {
+    /// The job of attempt `attempt`, due at `due`.
+    pub fn next(delivery_id: DeliveryId, attempt: u32, due: Option<Timestamp>) -> Self {
         Job {
             delivery_id,
+            attempt,
+            due,
+            reopen: false,
+        }
+    }
+
+    /// A job that gives a failed delivery with `attempts` attempts a new round (recovery; a
+    /// redriven dead letter).
+    pub fn reopen(delivery_id: DeliveryId, attempts: u32) -> Self {
+        Job {
+            delivery_id,
+            attempt: attempts + 1,
+            due: None,
             reopen: true,
         }
     }
 
-    /// The message body: `{"delivery_id":"dlv_..."}`, with `"reopen":true` when set.
+    /// The same job, due at `due`.
+    pub fn due_at(mut self, due: Timestamp) -> Self {
+        self.due = Some(due);
+        self
+    }
+
+    /// The message body: `{"delivery_id":"dlv_...","attempt":1}`, with `"due"` and
+    /// `"reopen":true` when set.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("jobs serialize")
     }
 
     pub fn decode(body: &str) -> Option<Self> {
         serde_json::from_str(body).ok()
-    }
-
-    /// What a dead letter of `body` carries: the same delivery, reopening when redriven. A body
-    /// that is not a job is kept as it came, for ops to read.
-    pub fn dead_letter_body(body: &str) -> String {
-        match Job::decode(body) {
-            Some(job) => Job::reopen(job.delivery_id).encode(),
-            None => body.to_string(),
-        }
     }
 }
 
@@ -53,14 +83,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_job_round_trips_and_a_dead_letter_reopens_it() {
-        let job = Job::deliver(DeliveryId::generate());
-        let body = job.encode();
-        assert!(!body.contains("reopen"));
-        assert_eq!(Job::decode(&body), Some(job.clone()));
-        let dead = Job::decode(&Job::dead_letter_body(&body)).unwrap();
-        assert_eq!(dead, Job::reopen(job.delivery_id));
-        assert_eq!(Job::dead_letter_body("not a job"), "not a job");
+    fn a_job_round_trips_with_only_the_fields_it_sets() {
+        let id = DeliveryId::generate();
+        let first = Job::first(id.clone());
+        let body = first.encode();
+        assert_eq!(body, format!("{{\"delivery_id\":\"{id}\",\"attempt\":1}}"));
+        assert_eq!(Job::decode(&body), Some(first));
+        let later = Job::next(id.clone(), 3, Some(Timestamp(1_000)));
+        assert!(
+            later
+                .encode()
+                .contains("\"due\":\"1970-01-01T00:00:01.000Z\"")
+        );
+        assert_eq!(Job::decode(&later.encode()), Some(later));
+        let reopen = Job::reopen(id.clone(), 8);
+        assert_eq!((reopen.attempt, reopen.reopen), (9, true));
+        assert_eq!(Job::decode(&reopen.encode()), Some(reopen));
         assert_eq!(Job::decode("{\"delivery_id\":\"evt_1\"}"), None);
+        assert_eq!(Job::decode("not a job"), None);
+    }
+
+    #[test]
+    fn a_job_queued_before_numbering_decodes_as_the_next_attempt() {
+        let id = DeliveryId::generate();
+        let old = Job::decode(&format!("{{\"delivery_id\":\"{id}\"}}")).unwrap();
+        assert_eq!((old.attempt, old.due, old.reopen), (0, None, false));
     }
 }

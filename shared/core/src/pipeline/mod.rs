@@ -20,6 +20,7 @@
 
 pub mod attempt;
 pub mod budget;
+pub mod chain;
 pub mod dispatch;
 pub mod failure;
 pub mod fanout;
@@ -31,6 +32,7 @@ pub mod settle;
 
 pub use crate::hookline::Removal;
 pub use budget::{AttemptBudget, GiveUp};
+pub use chain::Step;
 pub use failure::DeliveryFailed;
 pub use job::Job;
 pub use settle::{Disposition, stays_in_queue};

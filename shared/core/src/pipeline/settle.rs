@@ -1,50 +1,101 @@
-//! Settling a job's message: what each disposition does to the queue, in one place. On Lambda
-//! the SQS event source deletes every message of a batch that is not reported as a failure, so
-//! there Hookline writes no deletes of its own (one paid request less per delivery).
+//! Settling a job's message: what each disposition does to the queue, in one place. A retry, or
+//! a job sent on to wait, is a new (delayed) message and the old one is removed, so a message is
+//! in flight only while it is handled. The new messages of a whole batch go out in full
+//! `send_batch` requests. On Lambda the SQS event source deletes every message of a batch that
+//! is not reported as a failure, so there Hookline writes no deletes of its own.
 
 use super::job::Job;
 use crate::error::Result;
 use crate::hookline::{Hookline, Removal};
-use crate::ports::QueueMessage;
-use std::time::Duration;
+use crate::ports::{Enqueue, QueueMessage};
 
 /// What to do with a job's message after handling it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
-    /// Done (delivered, or a duplicate of a finished delivery): delete the message.
+    /// Done (delivered, or a copy the retry chain left behind): delete the message.
     Delete,
-    /// Hide the message for this long; it comes back for the next attempt.
-    Retry(Duration),
-    /// Given up: move the message to the dead-letter queue with this reason.
-    DeadLetter(String),
+    /// Replace the message with this job: the next attempt after a backoff, or the same job
+    /// sent on to wait until it is due.
+    Requeue(Enqueue),
+    /// Given up: move the message to the dead-letter queue with this reason. A redrive delivers
+    /// `redrive` (a job that reopens the delivery), or the body as it came when there is none.
+    DeadLetter {
+        reason: String,
+        redrive: Option<Job>,
+    },
 }
 
-/// Whether a message stays in the queue after handling: a retry (its visibility is the backoff
-/// delay) or a job whose handling failed (`None`: it comes back after its visibility timeout).
-/// An event source must be told of exactly these as batch item failures.
+impl Disposition {
+    /// Dead-letters a message that is not a job, or names nothing: a redrive sends it as it came.
+    pub fn dead_letter(reason: String) -> Self {
+        Disposition::DeadLetter {
+            reason,
+            redrive: None,
+        }
+    }
+}
+
+/// Whether a message stays in the queue after handling: only a job whose handling failed
+/// (`None`), which comes back after its visibility timeout. An event source must be told of
+/// exactly these as batch item failures.
 pub fn stays_in_queue(outcome: Option<&Disposition>) -> bool {
-    matches!(outcome, None | Some(Disposition::Retry(_)))
+    outcome.is_none()
 }
 
 impl Hookline {
-    /// Applies a disposition to the queue the job came from.
-    pub async fn settle(&self, message: &QueueMessage, disposition: &Disposition) -> Result<()> {
-        let removed_by_us = self.settings.removal == Removal::Hookline;
-        match disposition {
-            Disposition::Delete if removed_by_us => self.queue.delete(&message.receipt).await,
-            Disposition::Delete => Ok(()),
-            Disposition::Retry(delay) => {
-                self.queue.change_visibility(&message.receipt, *delay).await
-            }
-            Disposition::DeadLetter(reason) => {
-                // Redriven from the dead-letter queue, the job reopens its failed delivery.
-                let body = Job::dead_letter_body(&message.body);
-                self.queue.dead_letter(message, &body, reason).await?;
-                if removed_by_us {
-                    self.queue.delete(&message.receipt).await?;
+    /// Applies the dispositions of a batch to the queue it came from: the replacement jobs in
+    /// full batches, then each message's removal. A message whose settling failed is reported
+    /// as `None` (it comes back and is handled again, which the retry chain makes harmless).
+    pub async fn settle_batch(
+        &self,
+        messages: &[QueueMessage],
+        dispositions: Vec<Option<Disposition>>,
+    ) -> Vec<Option<Disposition>> {
+        let mut dispositions = dispositions;
+        let requeued: Vec<usize> = (0..messages.len())
+            .filter(|i| matches!(dispositions[*i], Some(Disposition::Requeue(_))))
+            .collect();
+        for chunk in requeued.chunks(self.queue.limits().max_batch) {
+            let jobs: Vec<Enqueue> = chunk
+                .iter()
+                .filter_map(|i| match &dispositions[*i] {
+                    Some(Disposition::Requeue(e)) => Some(e.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Err(e) = self.queue.send_batch(&jobs).await {
+                tracing::error!(error = %e, jobs = jobs.len(), "requeue failed; jobs left for redelivery");
+                for i in chunk {
+                    dispositions[*i] = None;
                 }
-                Ok(())
             }
+        }
+        let removals = messages.iter().zip(dispositions).map(|(m, d)| async move {
+            let d = d?;
+            match self.remove(m, &d).await {
+                Ok(()) => Some(d),
+                Err(e) => {
+                    tracing::error!(message_id = %m.id, error = %e, "job left for redelivery");
+                    None
+                }
+            }
+        });
+        futures::future::join_all(removals).await
+    }
+
+    /// Removes a settled message: dead-letters it first when given up on; deletes it unless
+    /// the event source does.
+    async fn remove(&self, message: &QueueMessage, disposition: &Disposition) -> Result<()> {
+        if let Disposition::DeadLetter { reason, redrive } = disposition {
+            let body = redrive
+                .as_ref()
+                .map(Job::encode)
+                .unwrap_or_else(|| message.body.clone());
+            self.queue.dead_letter(message, &body, reason).await?;
+        }
+        match self.settings.removal {
+            Removal::Hookline => self.queue.delete(&message.receipt).await,
+            Removal::EventSource => Ok(()),
         }
     }
 }
@@ -52,14 +103,14 @@ impl Hookline {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::DeliveryId;
 
     #[test]
-    fn only_retries_and_unhandled_jobs_stay_in_the_queue() {
+    fn only_unhandled_jobs_stay_in_the_queue() {
         assert!(stays_in_queue(None));
-        assert!(stays_in_queue(Some(&Disposition::Retry(
-            Duration::from_secs(5)
-        ))));
+        let requeue = Disposition::Requeue(Enqueue::now(Job::first(DeliveryId::generate())));
+        assert!(!stays_in_queue(Some(&requeue)));
         assert!(!stays_in_queue(Some(&Disposition::Delete)));
-        assert!(!stays_in_queue(Some(&Disposition::DeadLetter("x".into()))));
+        assert!(!stays_in_queue(Some(&Disposition::dead_letter("x".into()))));
     }
 }

@@ -1,7 +1,7 @@
 //! Storage of deliveries and their attempts.
 
 use crate::clock::Timestamp;
-use crate::delivery::{Delivery, DeliveryStatus, DeliveryUpdate};
+use crate::delivery::{Claim, Delivery, DeliveryStatus, DeliveryUpdate};
 use crate::error::Result;
 use crate::event::Event;
 use crate::ids::{DeliveryId, EventId, SubscriptionId};
@@ -30,6 +30,16 @@ pub struct DeliveryLimits {
     pub max_attempts_per_delivery: usize,
 }
 
+/// Whether a conditional write of a delivery happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Written {
+    Applied,
+    /// The delivery is not in the state the change was computed from (another writer moved it
+    /// on, a claim is held, or it is gone): nothing was written.
+    Stale,
+}
+
 #[async_trait]
 pub trait DeliveryStore: Send + Sync + 'static {
     fn limits(&self) -> DeliveryLimits;
@@ -37,12 +47,16 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// the stored one: fan-out can run twice without creating a second delivery.
     async fn create_delivery(&self, delivery: &Delivery) -> Result<Delivery>;
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>>;
-    /// Records an attempt and the delivery's new status in one write; when the delivery failed,
-    /// the failure notification event is stored in the same write.
+    /// Takes the claim on the delivery's next attempt if the delivery is still at
+    /// `claim.expected` and nobody else's claim is live at `claim.at`.
+    async fn claim_delivery(&self, claim: &Claim) -> Result<Written>;
+    /// Records an attempt and the delivery's new status in one write, if the delivery is still
+    /// at `update.expected` (and, with a carrier, still claimed by it); when the delivery failed,
+    /// the failure notification event is stored in the same write. Ends any live claim.
     async fn update_delivery(
         &self,
         update: &DeliveryUpdate,
         notification: Option<&Event>,
-    ) -> Result<()>;
+    ) -> Result<Written>;
     async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<Delivery>>;
 }

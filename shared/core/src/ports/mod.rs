@@ -14,11 +14,11 @@ mod sender;
 mod subscriptions;
 
 pub use api_keys::ApiKeyStore;
-pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore};
+pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore, Written};
 pub use events::EventStore;
 pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
 pub use notifier::{Notification, Notifier};
-pub use queue::{DeadLetter, Queue, QueueLimits, QueueMessage, SQS_LIMITS};
+pub use queue::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
 pub use sender::{
     HttpResponse, OutboundRequest, SendResult, Sender, TransportError, TransportErrorKind,
 };

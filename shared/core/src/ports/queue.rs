@@ -1,6 +1,7 @@
-//! The job queue, with SQS semantics: received messages are hidden for a visibility timeout and
-//! come back unless deleted; the receive count grows with each receive; a message received more
-//! than the maximum receive count is redriven to the dead-letter queue.
+//! The job queue, with SQS semantics: a sent message can be delayed; received messages are hidden
+//! for a visibility timeout (long enough to handle them, never a backoff) and come back unless
+//! deleted; the receive count grows with each receive; a message received more than the maximum
+//! receive count is redriven to the dead-letter queue.
 
 use crate::error::Result;
 use crate::pipeline::Job;
@@ -25,30 +26,41 @@ pub struct DeadLetter {
     pub reason: String,
 }
 
-/// What a queue can take, declared by its adapter (SQS: 10 messages a batch, 12 hours of
-/// visibility) so that the core never hard-codes one service's numbers.
+/// What a queue can take, declared by its adapter (SQS: 10 messages a batch, 15 minutes of
+/// delay), so that the core never hard-codes one service's numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueLimits {
     /// Most messages one `send_batch` request carries; the core sends larger sets in chunks.
     pub max_batch: usize,
-    /// Longest a received message can be hidden (the longest single backoff).
-    pub max_visibility: Duration,
+    /// Longest a sent message can be delayed. A longer wait is made of several sends, each
+    /// delayed this long at most: waiting work is never held in flight.
+    pub max_delay: Duration,
 }
 
-/// SQS's limits, which the embedded queue also keeps so that local runs behave the same.
-pub const SQS_LIMITS: QueueLimits = QueueLimits {
-    max_batch: 10,
-    max_visibility: Duration::from_secs(12 * 3600),
-};
+/// A job to send, delivered after `delay` (at most the queue's `max_delay`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enqueue {
+    pub job: Job,
+    pub delay: Duration,
+}
+
+impl Enqueue {
+    /// A job to deliver as soon as possible.
+    pub fn now(job: Job) -> Self {
+        Enqueue {
+            job,
+            delay: Duration::ZERO,
+        }
+    }
+}
 
 #[async_trait]
 pub trait Queue: Send + Sync + 'static {
     fn limits(&self) -> QueueLimits;
-    /// Sends at most `limits().max_batch` jobs in one request.
-    async fn send_batch(&self, jobs: &[Job]) -> Result<()>;
+    /// Sends at most `limits().max_batch` jobs in one request, each after its own delay.
+    async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()>;
     async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>>;
     async fn delete(&self, receipt: &str) -> Result<()>;
-    async fn change_visibility(&self, receipt: &str, hide_for: Duration) -> Result<()>;
     /// Moves a message to the dead-letter queue as `body` (what a redrive will deliver), with
     /// the reason it was given up on.
     async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()>;

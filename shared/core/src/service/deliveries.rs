@@ -10,7 +10,7 @@ use crate::delivery::{Delivery, DeliveryStatus};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{DeliveryId, EventId, SubscriptionId};
 use crate::pipeline::Job;
-use crate::ports::DeliveryQuery;
+use crate::ports::{DeliveryQuery, Enqueue};
 
 impl Hookline {
     pub async fn get_delivery(&self, principal: &Principal, id: &DeliveryId) -> Result<Delivery> {
@@ -115,7 +115,10 @@ impl Hookline {
         let mut failed = self.store.list_deliveries(&query).await?;
         let more = failed.len() > MAX_RECOVER;
         failed.truncate(MAX_RECOVER);
-        let jobs: Vec<Job> = failed.into_iter().map(|d| Job::reopen(d.id)).collect();
+        let jobs: Vec<Enqueue> = failed
+            .into_iter()
+            .map(|d| Enqueue::now(Job::reopen(d.id.clone(), d.version().attempts)))
+            .collect();
         for chunk in jobs.chunks(self.queue.limits().max_batch) {
             self.queue.send_batch(chunk).await?;
         }

@@ -1,18 +1,23 @@
 //! Deliveries and their attempts on SQLite, as rows: they are updated and filtered by column.
-//! An attempt, the delivery's new status and a failure notification commit in one transaction.
+//! An attempt, the delivery's new status and a failure notification commit in one transaction,
+//! and only if the delivery is still at the status and attempt count the change was computed from.
 
 use super::{SqliteStore, bad_value, insert_event, tenant_at};
 use async_trait::async_trait;
 use hookline_core::clock::Timestamp;
-use hookline_core::delivery::{Attempt, Delivery, DeliveryStatus, DeliveryUpdate};
+use hookline_core::delivery::{Attempt, Claim, Delivery, DeliveryStatus, DeliveryUpdate};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
 use hookline_core::ids::{DeliveryId, EventId, SubscriptionId};
-use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore};
+use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore, Written};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 const DELIVERY_COLUMNS: &str = "id, event_id, subscription_id, tenant_id, event_type, status, \
-     created_at, updated_at, next_attempt_at, failure_reason, attempt_base";
+     created_at, updated_at, next_attempt_at, failure_reason, attempt_base, carrier, claimed_until";
+
+/// The delivery `?1` is at status `?2` with `?3` attempts.
+const AT_VERSION: &str = "id = ?1 AND status = ?2 \
+     AND (SELECT COUNT(*) FROM attempts WHERE delivery_id = ?1) = ?3";
 
 fn delivery_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
     let id: String = row.get(0)?;
@@ -33,6 +38,8 @@ fn delivery_row(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         failure_reason: row.get(9)?,
         attempts: Vec::new(),
         attempt_base: row.get(10)?,
+        carrier: row.get(11)?,
+        claimed_until: row.get::<_, Option<i64>>(12)?.map(Timestamp),
     })
 }
 
@@ -126,23 +133,66 @@ impl DeliveryStore for SqliteStore {
             .await
     }
 
+    async fn claim_delivery(&self, c: &Claim) -> Result<Written> {
+        let c = c.clone();
+        let changed = self
+            .db
+            .call(move |conn| {
+                conn.prepare_cached(&format!(
+                    "UPDATE deliveries SET carrier = ?4, claimed_until = ?5 WHERE {AT_VERSION} \
+                     AND (claimed_until IS NULL OR claimed_until <= ?6 OR carrier = ?4)"
+                ))?
+                .execute(params![
+                    c.delivery_id.as_str(),
+                    c.expected.status.as_str(),
+                    c.expected.attempts,
+                    c.by,
+                    c.until.millis(),
+                    c.at.millis(),
+                ])
+            })
+            .await?;
+        Ok(if changed == 1 {
+            Written::Applied
+        } else {
+            Written::Stale
+        })
+    }
+
     async fn update_delivery(
         &self,
         u: &DeliveryUpdate,
         notification: Option<&Event>,
-    ) -> Result<()> {
+    ) -> Result<Written> {
         let u = u.clone();
         let notification = notification.cloned();
-        let id = u.delivery_id.to_string();
-        let changed = self
-            .db
+        self.db
             .call(move |c| {
                 let tx = c.transaction()?;
+                let changed = tx
+                    .prepare_cached(&format!(
+                        "UPDATE deliveries SET status = ?4, next_attempt_at = ?5, failure_reason = ?6, \
+                         updated_at = ?7, attempt_base = COALESCE(?8, attempt_base), claimed_until = NULL \
+                         WHERE {AT_VERSION} AND (CASE WHEN ?9 IS NULL \
+                           THEN claimed_until IS NULL OR claimed_until <= ?7 ELSE carrier = ?9 END)"
+                    ))?
+                    .execute(params![
+                        u.delivery_id.as_str(),
+                        u.expected.status.as_str(),
+                        u.expected.attempts,
+                        u.status.as_str(),
+                        u.next_attempt_at.map(Timestamp::millis),
+                        u.failure_reason,
+                        u.at.millis(),
+                        u.attempt_base,
+                        u.carrier,
+                    ])?;
+                if changed == 0 {
+                    return Ok(Written::Stale);
+                }
                 if let Some(a) = &u.attempt {
-                    // REPLACE: two receives of one job that race (the first outlived its visibility)
-                    // number their attempts alike; the attempt is kept once.
                     tx.prepare_cached(
-                        "INSERT OR REPLACE INTO attempts (delivery_id, number, at, status_code, error, \
+                        "INSERT INTO attempts (delivery_id, number, at, status_code, error, \
                          duration_ms, response_body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     )?
                     .execute(params![
@@ -155,31 +205,13 @@ impl DeliveryStore for SqliteStore {
                         a.response_body,
                     ])?;
                 }
-                let changed = tx
-                    .prepare_cached(
-                        "UPDATE deliveries SET status = ?2, next_attempt_at = ?3, failure_reason = ?4, \
-                         updated_at = ?5, attempt_base = COALESCE(?6, attempt_base) WHERE id = ?1",
-                    )?
-                    .execute(params![
-                        u.delivery_id.as_str(),
-                        u.status.as_str(),
-                        u.next_attempt_at.map(Timestamp::millis),
-                        u.failure_reason,
-                        u.at.millis(),
-                        u.attempt_base,
-                    ])?;
                 if let Some(n) = &notification {
                     insert_event(&tx, n, true)?;
                 }
                 tx.commit()?;
-                Ok(changed)
+                Ok(Written::Applied)
             })
-            .await?;
-        if changed == 0 {
-            Err(Error::not_found("delivery", &id))
-        } else {
-            Ok(())
-        }
+            .await
     }
 
     async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>> {
