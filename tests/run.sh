@@ -77,6 +77,11 @@ pids+=($!)
 # positive_data_acceptance is left out on purpose: the API validates more than a JSON schema can
 # say (SSRF checks on URLs, reserved header names and event namespaces, quotas), so some
 # schema-valid bodies are rightly refused. Every other check runs, negative_data_rejection too.
+# tests/fuzz/hooks.py sends the non-object bodies Schemathesis makes for routes under
+# /v1/subscriptions/{id} to a real subscription, so they are refused for the body (400), not the id.
+: >"$work/fuzz-hits"
+HOOKLINE_FUZZ_URL="http://127.0.0.1:$api_port" HOOKLINE_FUZZ_KEY="$key" HOOKLINE_FUZZ_HITS="$work/fuzz-hits" \
+PYTHONPATH="tests/fuzz" SCHEMATHESIS_HOOKS=hooks \
 "$PYTOOLS/bin/st" run "http://127.0.0.1:$api_port/v1/openapi.json" \
   --wait-for-schema 30 \
   --header "Authorization: Bearer $key" \
@@ -84,6 +89,9 @@ pids+=($!)
   --phases examples,coverage,fuzzing \
   --max-examples 40 --workers 2 --seed 1 \
   --warnings off
+hits=$(wc -l <"$work/fuzz-hits")
+[ "$hits" -gt 0 ] || { echo "no non-object body reached a real subscription" >&2; exit 1; }
+echo "non-object bodies sent to a real subscription: $hits"
 
 echo "== Rust tests"
 if cargo nextest --version >/dev/null 2>&1; then
