@@ -110,6 +110,8 @@ async fn every_body_is_a_json_object_on_every_route() {
             "42",
             "null",
             "true",
+            "\n",
+            "  ",
         ] {
             let (status, got) = api.call(method, path, Some(body)).await;
             assert_eq!(status, 400, "{method} {path} {body}: {got}");

@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 
 /// A JSON body: at most the router's body limit, a JSON object, and matching `T` exactly
 /// (unknown fields are refused by `T`). The body is JSON whatever the `Content-Type` says, so a
-/// plain `curl -d` works. `raw` keeps the bytes (idempotency compares them). An empty body is
-/// read as `{}`, so routes whose fields are all optional need none. Anything but an object is
+/// plain `curl -d` works. `raw` keeps the bytes (idempotency compares them). An empty body (no
+/// bytes at all) is read as `{}`, so routes whose fields are all optional need none; a body of
+/// only whitespace is not JSON and is refused like any other non-object. Anything but an object is
 /// refused here, for every route at once: serde's derived structs would otherwise accept a
 /// positional array (`["tenant-a", "https://..."]`) as the struct's fields in order.
 pub struct JsonBody<T> {
@@ -36,11 +37,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             }
             other => ApiError::bad_request(ErrorCode::InvalidBody, other.body_text()),
         })?;
-        let text: &[u8] = if raw.iter().all(u8::is_ascii_whitespace) {
-            b"{}"
-        } else {
-            &raw
-        };
+        let text: &[u8] = if raw.is_empty() { b"{}" } else { &raw };
         if !starts_an_object(text) {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidRequest,
