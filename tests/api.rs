@@ -101,7 +101,7 @@ async fn every_body_is_a_json_object_on_every_route() {
             }
         }
     }
-    assert_eq!(routes.len(), 8, "every POST and PATCH route: {routes:?}");
+    assert_eq!(routes.len(), 9, "every POST and PATCH route: {routes:?}");
     for (method, path) in &routes {
         for body in [
             r#"["tenant-a", "https://crm.example.com/hooks"]"#,

@@ -11,6 +11,7 @@ use support::*;
 const ROUTES: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("post", "/v1/events"),
+    ("post", "/v1/events/batch"),
     ("get", "/v1/events/{id}"),
     ("get", "/v1/events/{id}/deliveries"),
     ("get", "/v1/subscriptions"),

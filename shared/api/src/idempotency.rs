@@ -18,18 +18,32 @@ pub const HEADER: &str = "idempotency-key";
 /// response and the one stored for replays, so the two cannot differ.
 pub type Render<T> = dyn Fn(&T) -> (u16, String) + Send + Sync;
 
-/// The request's key, if it has one: 1-255 printable ASCII characters.
+/// Whether `key` is a valid `Idempotency-Key`: 1-255 printable ASCII characters.
+pub fn valid_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| (0x20..0x7f).contains(&b))
+}
+
+/// The request's key, if it has one.
 fn key_of(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(key) = headers.get(HEADER) else {
         return Ok(None);
     };
     match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => Ok(Some(k)),
+        Ok(k) if valid_key(k) => Ok(Some(k)),
         _ => Err(ApiError::bad_request(
             ErrorCode::InvalidIdempotencyKey,
             "`Idempotency-Key` must be 1-255 printable ASCII characters",
         )),
     }
+}
+
+/// 422: the key was used before with another request body.
+pub fn key_reused() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::IdempotencyKeyReused,
+        "this `Idempotency-Key` was used with a different request body",
+    )
 }
 
 fn json_response(status: u16, body: String) -> Response {
@@ -68,12 +82,7 @@ where
             json_response(status, body)
         }
         Ok(Accepted::Replayed(earlier)) if Some(&earlier.request_hash) != request_hash.as_ref() => {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::IdempotencyKeyReused,
-                "this `Idempotency-Key` was used with a different request body",
-            )
-            .into_response()
+            key_reused().into_response()
         }
         Ok(Accepted::Replayed(earlier)) => {
             let mut response = json_response(earlier.status, earlier.body);

@@ -108,7 +108,7 @@ pub struct ApiKeyPage {
     pub next_cursor: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, serde::Deserialize, ToSchema)]
 pub struct Accepted {
     pub id: EventId,
 }

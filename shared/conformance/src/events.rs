@@ -7,6 +7,21 @@ use hookline_core::ports::EventStore;
 checks! {
     list for_each_event_check in events;
 
+    /// A batch (more than one DynamoDB request's worth) is stored whole, every event in the
+    /// outbox, each answered in order.
+    pub async fn a_batch_of_events_is_stored_and_waits_in_the_outbox(store: &dyn EventStore) {
+        let dealer = tenant("dealer-1");
+        let events: Vec<_> = (0..60).map(|_| event(&dealer)).collect();
+        let written = store.insert_events(&events).await;
+        assert_eq!(written.len(), events.len());
+        assert!(written.iter().all(Result::is_ok), "{written:?}");
+        for e in &events {
+            assert_eq!(store.get_event(&e.id).await.unwrap().as_ref(), Some(e));
+        }
+        let waiting = store.events_awaiting_fanout(100).await.unwrap();
+        assert_eq!(waiting.len(), events.len(), "every event of the batch is in the outbox");
+    }
+
     pub async fn events_wait_in_the_outbox_until_fanned_out(store: &dyn EventStore) {
         let dealer = tenant("dealer-1");
         let (a, b) = (event(&dealer), event(&dealer));

@@ -51,6 +51,7 @@ error_codes! {
     IdempotencyKeyReused => "idempotency_key_reused",
     Internal => "internal",
     InvalidAttribute => "invalid_attribute",
+    InvalidBatch => "invalid_batch",
     InvalidBody => "invalid_body",
     InvalidCursor => "invalid_cursor",
     InvalidData => "invalid_data",

@@ -1,26 +1,36 @@
 //! Events: producers send them (idempotently, with `Idempotency-Key`) and read them back. Their
 //! deliveries are listed with the rest of the delivery log, in `deliveries.rs`.
 
-use super::json_text;
+use super::{MAX_BODY_BYTES, json_text};
 use crate::ApiState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::JsonBody;
-use crate::idempotency;
+use crate::idempotency::{self, Render};
 use crate::views::Accepted;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use hookline_core::access::Principal;
 use hookline_core::event::{Event, NewEvent};
 use hookline_core::ids::EventId;
+use hookline_core::service::{Accepted as CoreAccepted, BatchItem, Keyed};
+use hookline_core::{Error, ErrorCode};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub(crate) fn routes() -> OpenApiRouter<ApiState> {
+    let batch = OpenApiRouter::new()
+        .routes(routes!(create_event_batch))
+        .layer(DefaultBodyLimit::max(MAX_BATCH_BODY_BYTES));
     OpenApiRouter::new()
         .routes(routes!(create_event))
         .routes(routes!(get_event))
+        .merge(batch)
 }
 
 /// Accept an event for delivery to every matching subscription of its tenant.
@@ -60,4 +70,167 @@ async fn get_event(
 ) -> Result<Json<Event>, ApiError> {
     let id = EventId::from_path(&id)?;
     Ok(Json(s.hookline.get_event(&caller, &id).await?))
+}
+
+/// The body limit of `POST /v1/events/batch`: up to 100 events of about 10 KiB each.
+pub const MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
+/// The route under which the keys of batch items are scoped (they never match a key sent to
+/// `POST /v1/events`, whose body is the whole request).
+const BATCH_ROUTE: &str = "POST /v1/events/batch";
+
+/// `POST /v1/events/batch` body.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EventBatch {
+    /// 1 to 100 events.
+    #[schema(value_type = Vec<BatchEvent>)]
+    events: Vec<serde_json::Value>,
+}
+
+/// One event of a batch: the fields of `POST /v1/events`, and its own `idempotency_key`.
+/// (The OpenAPI schema of an item; `read_item` reads each one.)
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub(crate) struct BatchEvent {
+    /// Same key and event within 24 h: the first answer, nothing created. 1-255 printable ASCII
+    /// characters, scoped to the caller and to this route.
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    /// Implied by a tenant key; required with the admin key.
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: String,
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+/// What each event of a batch got, in the order sent.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BatchAnswer {
+    data: Vec<BatchResult>,
+}
+
+/// One event's answer.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct BatchResult {
+    /// 202: stored, it will be delivered. With a replayed key, the first answer's status. 4xx or
+    /// 5xx: refused, nothing stored (`error` says why); a 5xx item may be sent again.
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<EventId>,
+    /// The item's key was used before with the same event: this is the first answer, and
+    /// nothing was created.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    replayed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorDetail>,
+}
+
+impl BatchResult {
+    fn refused(e: ApiError) -> Self {
+        BatchResult {
+            status: e.status.as_u16(),
+            id: None,
+            replayed: false,
+            error: Some(ErrorDetail {
+                code: e.code,
+                message: e.message,
+            }),
+        }
+    }
+}
+
+/// Reads one item: an object with an optional key, whose other fields are an event.
+fn read_item<'r>(
+    caller: &Principal,
+    value: serde_json::Value,
+    render: &'r Render<Event>,
+) -> Result<(NewEvent, Option<Keyed<'r, Event>>), Error> {
+    let serde_json::Value::Object(mut fields) = value else {
+        return Err(Error::invalid(
+            ErrorCode::InvalidRequest,
+            "each event of a batch must be a JSON object",
+        ));
+    };
+    let key = match fields.remove("idempotency_key") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(k)) if idempotency::valid_key(&k) => Some(k),
+        Some(_) => {
+            return Err(Error::invalid(
+                ErrorCode::InvalidIdempotencyKey,
+                "`idempotency_key` must be 1-255 printable ASCII characters",
+            ));
+        }
+    };
+    let event = serde_json::Value::Object(fields);
+    let canonical = serde_json::to_vec(&event).expect("JSON values serialize");
+    if canonical.len() > MAX_BODY_BYTES {
+        return Err(Error::too_large(format!(
+            "an event of a batch is larger than {MAX_BODY_BYTES} bytes"
+        )));
+    }
+    let new: NewEvent = serde_json::from_value(event)
+        .map_err(|e| Error::invalid(ErrorCode::InvalidRequest, e.to_string()))?;
+    let keyed = key.map(|k| Keyed::new(caller, BATCH_ROUTE, &k, &canonical, render));
+    Ok((new, keyed))
+}
+
+/// Accept up to 100 events in one request, each answered on its own, in order.
+#[utoipa::path(post, path = "/v1/events/batch", tag = "events", request_body = EventBatch,
+    responses(
+        (status = 200, body = BatchAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 413, body = ErrorBody)),
+    security(("api_key" = [])))]
+async fn create_event_batch(
+    State(s): State<ApiState>,
+    Caller(caller): Caller,
+    body: JsonBody<EventBatch>,
+) -> Result<Json<BatchAnswer>, ApiError> {
+    let render = |e: &Event| (202, json_text(&Accepted { id: e.id.clone() }));
+    let mut hashes = Vec::new();
+    let items: Vec<BatchItem<'_>> = body
+        .value
+        .events
+        .into_iter()
+        .map(|v| {
+            let item = read_item(&caller, v, &render);
+            hashes.push(
+                item.as_ref()
+                    .ok()
+                    .and_then(|(_, k)| k.as_ref())
+                    .map(|k| k.request_hash.clone()),
+            );
+            item
+        })
+        .collect();
+    let answers = s.hookline.ingest_batch(&caller, items).await?;
+    let data = answers
+        .into_iter()
+        .zip(hashes)
+        .map(|(answer, hash)| match answer {
+            Err(e) => BatchResult::refused(ApiError::from(e)),
+            Ok(CoreAccepted::New(event)) => BatchResult {
+                status: 202,
+                id: Some(event.id),
+                replayed: false,
+                error: None,
+            },
+            Ok(CoreAccepted::Replayed(earlier)) if Some(&earlier.request_hash) != hash.as_ref() => {
+                BatchResult::refused(idempotency::key_reused())
+            }
+            Ok(CoreAccepted::Replayed(earlier)) => BatchResult {
+                status: earlier.status,
+                id: serde_json::from_str::<Accepted>(&earlier.body)
+                    .ok()
+                    .map(|a| a.id),
+                replayed: true,
+                error: None,
+            },
+        })
+        .collect();
+    Ok(Json(BatchAnswer { data }))
 }

@@ -134,7 +134,7 @@ mod tests {
             .values()
             .map(|item| item.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 18);
+        assert_eq!(operations, 19);
         assert_eq!(spec["info"]["title"], "Hookline API");
         assert!(spec["components"]["securitySchemes"]["api_key"].is_object());
     }

@@ -16,6 +16,10 @@ pub trait EventStore: Send + Sync + 'static {
         fan_out: bool,
         keyed: Option<&KeyedResponse>,
     ) -> Result<Created>;
+    /// Stores new events (ids never used before), every one in the outbox, in as few requests
+    /// as the store allows (batch ingest). One result per event, in order: a store that writes
+    /// in chunks may store some and fail others, but each event is stored whole or not at all.
+    async fn insert_events(&self, events: &[Event]) -> Vec<Result<()>>;
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>>;
     /// Stored events not yet fanned out, oldest first. This is the outbox that guarantees every
     /// stored event is fanned out even if the process dies right after storing it.

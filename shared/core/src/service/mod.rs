@@ -10,6 +10,7 @@ mod subscriptions;
 
 pub use crate::hookline::{Hookline, Settings};
 pub use crate::pipeline::attempt::AttemptReport;
+pub use events::{BatchItem, MAX_BATCH};
 pub use idempotency::{Accepted, Keyed};
 
 use crate::access::Principal;

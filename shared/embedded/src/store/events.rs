@@ -24,6 +24,22 @@ impl EventStore for SqliteStore {
             .await
     }
 
+    /// One transaction: the whole batch is stored, or none of it.
+    async fn insert_events(&self, events: &[Event]) -> Vec<Result<()>> {
+        let batch = events.to_vec();
+        let written = self
+            .db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                for e in &batch {
+                    insert_event(&tx, e, true)?;
+                }
+                tx.commit()
+            })
+            .await;
+        events.iter().map(|_| written.clone()).collect()
+    }
+
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
         let id = id.clone();
         self.db
