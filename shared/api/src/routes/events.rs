@@ -88,14 +88,13 @@ pub(crate) struct EventBatch {
 }
 
 /// One event of a batch: the fields of `POST /v1/events`, and its own `idempotency_key`.
-/// (The OpenAPI schema of an item; `read_item` reads each one.)
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
 pub(crate) struct BatchEvent {
-    /// Same key and event within 24 h: the first answer, nothing created. 1-255 printable ASCII
-    /// characters, scoped to the caller and to this route.
+    /// Same key and event within 24 h: the first answer, nothing created. Scoped to the caller
+    /// and to this route.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255, pattern = "^[ -~]+$")]
     idempotency_key: Option<String>,
     /// Implied by a tenant key; required with the admin key.
     #[serde(default)]
@@ -144,42 +143,64 @@ impl BatchResult {
     }
 }
 
-/// Reads one item: an object with an optional key, whose other fields are an event.
+/// Reads item `i` of a batch. What the OpenAPI schema says of an item (an object, known fields
+/// of the right types, a well-formed key) is checked for the whole batch first, and a batch
+/// that breaks it is refused whole, as any malformed request is; the rules beyond the schema
+/// (event types, tenants, sizes, keys used before) are answered per item.
 fn read_item<'r>(
     caller: &Principal,
+    i: usize,
     value: serde_json::Value,
     render: &'r Render<Event>,
-) -> Result<(NewEvent, Option<Keyed<'r, Event>>), Error> {
+) -> Result<BatchItem<'r>, ApiError> {
+    let refused = |code, message: String| {
+        ApiError::bad_request(code, format!("event {i} of the batch: {message}"))
+    };
     let serde_json::Value::Object(mut fields) = value else {
-        return Err(Error::invalid(
+        return Err(refused(
             ErrorCode::InvalidRequest,
-            "each event of a batch must be a JSON object",
+            "must be a JSON object".into(),
         ));
     };
-    let key = match fields.remove("idempotency_key") {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(k)) if idempotency::valid_key(&k) => Some(k),
-        Some(_) => {
-            return Err(Error::invalid(
-                ErrorCode::InvalidIdempotencyKey,
-                "`idempotency_key` must be 1-255 printable ASCII characters",
-            ));
-        }
-    };
-    let event = serde_json::Value::Object(fields);
-    let canonical = serde_json::to_vec(&event).expect("JSON values serialize");
-    if canonical.len() > MAX_BODY_BYTES {
-        return Err(Error::too_large(format!(
-            "an event of a batch is larger than {MAX_BODY_BYTES} bytes"
-        )));
+    let item: BatchEvent = serde_json::from_value(serde_json::Value::Object(fields.clone()))
+        .map_err(|e| refused(ErrorCode::InvalidRequest, e.to_string()))?;
+    if item
+        .idempotency_key
+        .as_deref()
+        .is_some_and(|k| !idempotency::valid_key(k))
+    {
+        return Err(refused(
+            ErrorCode::InvalidIdempotencyKey,
+            "`idempotency_key` must be 1-255 printable ASCII characters".into(),
+        ));
     }
-    let new: NewEvent = serde_json::from_value(event)
-        .map_err(|e| Error::invalid(ErrorCode::InvalidRequest, e.to_string()))?;
-    let keyed = key.map(|k| Keyed::new(caller, BATCH_ROUTE, &k, &canonical, render));
-    Ok((new, keyed))
+    if !item.data.is_object() {
+        return Err(refused(
+            ErrorCode::InvalidData,
+            "`data` must be a JSON object".into(),
+        ));
+    }
+    fields.remove("idempotency_key");
+    let canonical = serde_json::to_vec(&fields).expect("JSON values serialize");
+    if canonical.len() > MAX_BODY_BYTES {
+        return Ok(Err(Error::too_large(format!(
+            "an event of a batch is larger than {MAX_BODY_BYTES} bytes"
+        ))));
+    }
+    let new = NewEvent {
+        tenant_id: item.tenant_id,
+        event_type: item.event_type,
+        data: item.data,
+        attributes: item.attributes,
+    };
+    let keyed = item
+        .idempotency_key
+        .map(|k| Keyed::new(caller, BATCH_ROUTE, &k, &canonical, render));
+    Ok(Ok((new, keyed)))
 }
 
-/// Accept up to 100 events in one request, each answered on its own, in order.
+/// Accept up to 100 events in one request, each answered on its own, in order. A batch whose
+/// items do not match the schema is refused whole (400).
 #[utoipa::path(post, path = "/v1/events/batch", tag = "events", request_body = EventBatch,
     responses(
         (status = 200, body = BatchAnswer), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -191,20 +212,18 @@ async fn create_event_batch(
     body: JsonBody<EventBatch>,
 ) -> Result<Json<BatchAnswer>, ApiError> {
     let render = |e: &Event| (202, json_text(&Accepted { id: e.id.clone() }));
-    let mut hashes = Vec::new();
-    let items: Vec<BatchItem<'_>> = body
+    let items = body
         .value
         .events
         .into_iter()
-        .map(|v| {
-            let item = read_item(&caller, v, &render);
-            hashes.push(
-                item.as_ref()
-                    .ok()
-                    .and_then(|(_, k)| k.as_ref())
-                    .map(|k| k.request_hash.clone()),
-            );
-            item
+        .enumerate()
+        .map(|(i, v)| read_item(&caller, i, v, &render))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let hashes: Vec<Option<String>> = items
+        .iter()
+        .map(|item| {
+            let keyed = item.as_ref().ok().and_then(|(_, k)| k.as_ref());
+            keyed.map(|k| k.request_hash.clone())
         })
         .collect();
     let answers = s.hookline.ingest_batch(&caller, items).await?;
