@@ -113,9 +113,22 @@ impl Delivery {
         }
     }
 
-    /// Whether someone other than `who` holds a live claim on the next attempt at `now`.
+    /// Whether anyone holds a live claim on the next attempt at `now`.
+    pub fn claimed(&self, now: Timestamp) -> bool {
+        self.claimed_until.is_some_and(|until| until > now)
+    }
+
+    /// Whether someone other than `who` (a [`Claim::by`]) holds a live claim at `now`.
     pub fn claimed_by_other(&self, who: &str, now: Timestamp) -> bool {
-        self.claimed_until.is_some_and(|until| until > now) && self.carrier.as_deref() != Some(who)
+        self.claimed(now) && self.carrier.as_deref() != Some(who)
+    }
+
+    /// Whether queue message `message_id` made (or is making) the delivery's latest attempt: the
+    /// claim's holder is that message, whichever receive of it claimed.
+    pub fn carried_by(&self, message_id: &str) -> bool {
+        self.carrier
+            .as_deref()
+            .is_some_and(|c| c.split_once(RECEIVE_SEPARATOR).map_or(c, |(m, _)| m) == message_id)
     }
 
     /// The number the next attempt will have, counted within the current round.
@@ -132,13 +145,25 @@ pub struct DeliveryVersion {
     pub attempts: u32,
 }
 
+/// Separates a queue message's id from its receive in a claim's holder (`msg#receive`).
+pub const RECEIVE_SEPARATOR: char = '#';
+
+/// The holder of a claim taken by one receive of a queue message: the message id and a tag of
+/// the receipt, so two receives of the same message (SQS delivers at least once) are two holders
+/// and cannot both send the attempt.
+pub fn claim_holder(message_id: &str, receipt: &str) -> String {
+    use sha2::Digest;
+    let tag = hex::encode(&sha2::Sha256::digest(receipt.as_bytes())[..6]);
+    format!("{message_id}{RECEIVE_SEPARATOR}{tag}")
+}
+
 /// A claim on a delivery's next attempt, taken before the request is sent, so that two handlers
 /// of one job never both send it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub delivery_id: DeliveryId,
     pub expected: DeliveryVersion,
-    /// The queue message id of the job (or the API's one-off id).
+    /// The receive of the job that claims ([`claim_holder`]), or the API's one-off id.
     pub by: String,
     /// When the claim lapses: the attempt's timeout plus a margin, so a crashed handler's claim
     /// is free again by the time its message comes back.

@@ -12,8 +12,9 @@
 //! | pending | `n + 1`, claimed by another handler | wait until the claim lapses |
 //! | pending | `n + 1`, due | attempt |
 //! | pending | `n`, this message carried it | resume: send attempt `n + 1` (a crash after recording) |
+//! | pending | `n + 2`, an attempt claimed | wait until the claim ends (sent on before its attempt was recorded) |
 //! | pending | anything else | drop (a stale copy) |
-//! | failed | `n + 1` with `reopen` | reopen and attempt |
+//! | failed | any, with `reopen` | reopen and attempt |
 //! | failed | `n + 1`, or `n` carried by this message | dead-letter (a crash before the move) |
 //! | failed | anything else | drop |
 //!
@@ -58,11 +59,12 @@ pub fn early(job: &Job, now: Timestamp, max_delay: Duration) -> Option<Enqueue> 
         .map(|due| wait_until(job, due, now, max_delay))
 }
 
-/// The step `job` (received as message `message_id`) is of `delivery`'s chain at `now`.
+/// The step `job` is of `delivery`'s chain at `now`, for the receive `holder` (a
+/// [`crate::delivery::claim_holder`]) of queue message `message_id`.
 pub fn step(
     job: &Job,
     delivery: &Delivery,
-    message_id: &str,
+    (message_id, holder): (&str, &str),
     now: Timestamp,
     max_delay: Duration,
 ) -> Step {
@@ -72,13 +74,13 @@ pub fn step(
     } else {
         job.attempt
     };
-    let carried_by_me = delivery.carrier.as_deref() == Some(message_id);
+    let carried_by_me = delivery.carried_by(message_id);
     match delivery.status {
         DeliveryStatus::Succeeded => Step::Drop("the delivery succeeded"),
         DeliveryStatus::Pending if attempt == made + 1 => {
             if let Some(due) = delivery.next_attempt_at.filter(|due| *due > now) {
                 Step::Wait(wait_until(job, due, now, max_delay))
-            } else if delivery.claimed_by_other(message_id, now) {
+            } else if delivery.claimed_by_other(holder, now) {
                 let until = delivery.claimed_until.unwrap_or(now);
                 Step::Wait(wait_until(job, until, now, max_delay))
             } else {
@@ -90,8 +92,17 @@ pub fn step(
             let due = delivery.next_attempt_at.unwrap_or(now);
             Step::Resume(wait_until(&next, due, now, max_delay))
         }
+        // One ahead while an attempt is claimed: the job that attempt sent on before recording
+        // it (a manual retry does); it becomes the next attempt once that is recorded.
+        DeliveryStatus::Pending if attempt == made + 2 && delivery.claimed(now) => {
+            let until = delivery.claimed_until.unwrap_or(now);
+            Step::Wait(wait_until(job, until, now, max_delay))
+        }
         DeliveryStatus::Pending => Step::Drop("a copy the retry chain has left behind"),
-        DeliveryStatus::Failed if attempt == made + 1 && job.reopen => Step::Reopen,
+        // Recovery or a redrive asks for a new round whatever the count is now (a manual retry
+        // may have added attempts since the job was made); the reopening write is conditional,
+        // so two such jobs reopen once.
+        DeliveryStatus::Failed if job.reopen => Step::Reopen,
         DeliveryStatus::Failed if attempt == made + 1 || (attempt == made && carried_by_me) => {
             Step::DeadLetter
         }
@@ -118,16 +129,16 @@ mod tests {
     #[test]
     fn a_due_unclaimed_next_attempt_is_attempted() {
         let d = delivery(DeliveryStatus::Pending, 2);
-        assert_eq!(step(&job(&d, 3), &d, "m1", NOW, MAX), Step::Attempt);
+        assert_eq!(step(&job(&d, 3), &d, ("m1", "m1"), NOW, MAX), Step::Attempt);
         // a job from before numbering is the next attempt
-        assert_eq!(step(&job(&d, 0), &d, "m1", NOW, MAX), Step::Attempt);
+        assert_eq!(step(&job(&d, 0), &d, ("m1", "m1"), NOW, MAX), Step::Attempt);
     }
 
     #[test]
     fn a_job_that_arrives_before_its_delivery_is_due_waits_in_hops() {
         let mut d = delivery(DeliveryStatus::Pending, 1);
         d.next_attempt_at = Some(NOW.plus(Duration::from_secs(3_600)));
-        let Step::Wait(sent) = step(&job(&d, 2), &d, "m1", NOW, MAX) else {
+        let Step::Wait(sent) = step(&job(&d, 2), &d, ("m1", "m1"), NOW, MAX) else {
             panic!("an early job is never attempted");
         };
         assert_eq!(
@@ -137,7 +148,7 @@ mod tests {
         assert_eq!(sent.job.due, d.next_attempt_at);
         assert_eq!(sent.job.attempt, 2);
         d.next_attempt_at = Some(NOW.plus(Duration::from_secs(5)));
-        let Step::Wait(sent) = step(&job(&d, 2), &d, "m1", NOW, MAX) else {
+        let Step::Wait(sent) = step(&job(&d, 2), &d, ("m1", "m1"), NOW, MAX) else {
             panic!()
         };
         assert_eq!(sent.delay, Duration::from_secs(5));
@@ -148,14 +159,17 @@ mod tests {
         let mut d = delivery(DeliveryStatus::Pending, 0);
         d.carrier = Some("m1".into());
         d.claimed_until = Some(NOW.plus(Duration::from_secs(20)));
-        let Step::Wait(sent) = step(&job(&d, 1), &d, "m2", NOW, MAX) else {
+        let Step::Wait(sent) = step(&job(&d, 1), &d, ("m2", "m2"), NOW, MAX) else {
             panic!("a second handler never sends the same attempt");
         };
         assert_eq!(sent.delay, Duration::from_secs(20));
         // the holder itself, received again, and anyone after the claim lapsed, may attempt
-        assert_eq!(step(&job(&d, 1), &d, "m1", NOW, MAX), Step::Attempt);
+        assert_eq!(step(&job(&d, 1), &d, ("m1", "m1"), NOW, MAX), Step::Attempt);
         let later = NOW.plus(Duration::from_secs(21));
-        assert_eq!(step(&job(&d, 1), &d, "m2", later, MAX), Step::Attempt);
+        assert_eq!(
+            step(&job(&d, 1), &d, ("m2", "m2"), later, MAX),
+            Step::Attempt
+        );
     }
 
     #[test]
@@ -163,7 +177,7 @@ mod tests {
         let mut d = delivery(DeliveryStatus::Pending, 2);
         d.carrier = Some("m1".into());
         d.next_attempt_at = Some(NOW.plus(Duration::from_secs(300)));
-        let Step::Resume(next) = step(&job(&d, 2), &d, "m1", NOW, MAX) else {
+        let Step::Resume(next) = step(&job(&d, 2), &d, ("m1", "m1"), NOW, MAX) else {
             panic!("a crash between recording and sending on must not end the chain");
         };
         assert_eq!(next.job.attempt, 3);
@@ -171,7 +185,7 @@ mod tests {
         assert_eq!(next.delay, Duration::from_secs(300));
         // any other copy of that attempt's job is left behind
         assert!(matches!(
-            step(&job(&d, 2), &d, "m2", NOW, MAX),
+            step(&job(&d, 2), &d, ("m2", "m2"), NOW, MAX),
             Step::Drop(_)
         ));
     }
@@ -181,43 +195,91 @@ mod tests {
         let d = delivery(DeliveryStatus::Pending, 3);
         for attempt in [1, 2, 5] {
             assert!(
-                matches!(step(&job(&d, attempt), &d, "m1", NOW, MAX), Step::Drop(_)),
+                matches!(
+                    step(&job(&d, attempt), &d, ("m1", "m1"), NOW, MAX),
+                    Step::Drop(_)
+                ),
                 "{attempt}"
             );
         }
         let done = delivery(DeliveryStatus::Succeeded, 1);
         for attempt in [0, 1, 2] {
             assert!(matches!(
-                step(&job(&done, attempt), &done, "m1", NOW, MAX),
+                step(&job(&done, attempt), &done, ("m1", "m1"), NOW, MAX),
                 Step::Drop(_)
             ));
         }
     }
 
     #[test]
-    fn a_failed_delivery_reopens_only_for_a_reopening_job_of_its_next_attempt() {
+    fn a_failed_delivery_reopens_for_any_reopening_job() {
         let d = delivery(DeliveryStatus::Failed, 8);
         let reopen = Job::reopen(d.id.clone(), 8);
-        assert_eq!(step(&reopen, &d, "m1", NOW, MAX), Step::Reopen);
-        let stale = Job::reopen(d.id.clone(), 7);
-        assert!(matches!(step(&stale, &d, "m1", NOW, MAX), Step::Drop(_)));
+        assert_eq!(step(&reopen, &d, ("m1", "m1"), NOW, MAX), Step::Reopen);
+        // made before a manual retry added a ninth attempt: the operator still asked for a round
+        let older = Job::reopen(d.id.clone(), 7);
+        assert_eq!(step(&older, &d, ("m1", "m1"), NOW, MAX), Step::Reopen);
+    }
+
+    #[test]
+    fn the_job_sent_on_before_a_claimed_attempt_is_recorded_waits_for_it() {
+        let mut d = delivery(DeliveryStatus::Pending, 3);
+        d.carrier = Some("api_1".into());
+        d.claimed_until = Some(NOW.plus(Duration::from_secs(15)));
+        let Step::Wait(sent) = step(&job(&d, 5), &d, ("m7", "m7#a"), NOW, MAX) else {
+            panic!("the only job of the chain must not be dropped while its attempt is recorded");
+        };
+        assert_eq!(sent.delay, Duration::from_secs(15));
+        d.claimed_until = None;
+        assert!(matches!(
+            step(&job(&d, 5), &d, ("m7", "m7#a"), NOW, MAX),
+            Step::Drop(_)
+        ));
+    }
+
+    #[test]
+    fn two_receives_of_one_message_are_two_claim_holders() {
+        let mut d = delivery(DeliveryStatus::Pending, 0);
+        d.carrier = Some("m1#first".into());
+        d.claimed_until = Some(NOW.plus(Duration::from_secs(15)));
+        assert!(matches!(
+            step(&job(&d, 1), &d, ("m1", "m1#second"), NOW, MAX),
+            Step::Wait(_)
+        ));
+        assert_eq!(
+            step(&job(&d, 1), &d, ("m1", "m1#first"), NOW, MAX),
+            Step::Attempt
+        );
+        // after recording, any receive of the carrying message may resume the chain
+        let mut done = delivery(DeliveryStatus::Pending, 1);
+        done.carrier = Some("m1#first".into());
+        assert!(matches!(
+            step(&job(&done, 1), &done, ("m1", "m1#second"), NOW, MAX),
+            Step::Resume(_)
+        ));
     }
 
     #[test]
     fn a_failure_recorded_before_a_crash_is_dead_lettered_by_its_job_only() {
         // given up without an attempt (the subscription went away): the job of attempt n + 1
         let d = delivery(DeliveryStatus::Failed, 2);
-        assert_eq!(step(&job(&d, 3), &d, "m9", NOW, MAX), Step::DeadLetter);
+        assert_eq!(
+            step(&job(&d, 3), &d, ("m9", "m9"), NOW, MAX),
+            Step::DeadLetter
+        );
         // given up after the last attempt: the job that made it
         let mut d = delivery(DeliveryStatus::Failed, 8);
         d.carrier = Some("m1".into());
-        assert_eq!(step(&job(&d, 8), &d, "m1", NOW, MAX), Step::DeadLetter);
+        assert_eq!(
+            step(&job(&d, 8), &d, ("m1", "m1"), NOW, MAX),
+            Step::DeadLetter
+        );
         assert!(matches!(
-            step(&job(&d, 8), &d, "m2", NOW, MAX),
+            step(&job(&d, 8), &d, ("m2", "m2"), NOW, MAX),
             Step::Drop(_)
         ));
         assert!(matches!(
-            step(&job(&d, 4), &d, "m1", NOW, MAX),
+            step(&job(&d, 4), &d, ("m1", "m1"), NOW, MAX),
             Step::Drop(_)
         ));
     }

@@ -9,7 +9,7 @@ use super::budget::GiveUp;
 use super::chain::{self, Step};
 use super::job::Job;
 use super::settle::Disposition;
-use crate::delivery::{Claim, DeliveryStatus, DeliveryUpdate};
+use crate::delivery::{Claim, DeliveryStatus, DeliveryUpdate, claim_holder};
 use crate::error::Result;
 use crate::hookline::Hookline;
 use crate::ports::{Enqueue, QueueMessage, Written};
@@ -37,7 +37,8 @@ impl Hookline {
             return Ok(Disposition::dead_letter(GiveUp::DeliveryMissing.reason()));
         };
         let budget = self.budget();
-        match chain::step(&job, &delivery, &message.id, now, max_delay) {
+        let holder = claim_holder(&message.id, &message.receipt);
+        match chain::step(&job, &delivery, (&message.id, &holder), now, max_delay) {
             Step::Drop(why) => {
                 tracing::debug!(delivery_id = %delivery.id, attempt = job.attempt, why, "job dropped");
                 return Ok(Disposition::Delete);
@@ -106,10 +107,12 @@ impl Hookline {
             Err(give_up) => return self.give_up(&delivery, None, give_up, None).await,
         };
         let lease = sub.timeout() + CLAIM_MARGIN;
+        // the time again: the reads above may have been slow, and the claim runs from now
+        let now = self.clock.now();
         let claim = Claim {
             delivery_id: delivery.id.clone(),
             expected: delivery.version(),
-            by: message.id.clone(),
+            by: holder.clone(),
             until: now.plus(lease),
             at: now,
         };
@@ -117,7 +120,7 @@ impl Hookline {
             // Someone else is attempting it, or moved it on: look again when their claim lapses.
             return Ok(Disposition::Requeue(Enqueue { job, delay: lease }));
         }
-        self.attempt(&delivery, &sub, &event, in_round, &message.id)
+        self.attempt(&delivery, &sub, &event, in_round, &holder)
             .await
     }
 
