@@ -238,9 +238,11 @@ async fn a_dead_endpoints_backlog_waits_as_delayed_messages_not_in_flight() {
         "in flight at most what the handlers hold: {most_in_flight}"
     );
     assert_eq!(in_flight, 0, "a backing-off job is not in flight");
-    assert_eq!(
-        delayed, jobs as u64,
-        "every job waits as one delayed message"
+    // every job waits as a delayed message; a message handed to two handlers at once (SQS may,
+    // and moto's concurrent receives do) adds a delayed copy, which the chain drops later
+    assert!(
+        delayed >= jobs as u64 && delayed <= (jobs + jobs / 10) as u64,
+        "every job waits as a delayed message: {delayed} for {jobs} jobs"
     );
     let _ = std::fs::remove_dir_all(dir);
 }
