@@ -4,12 +4,10 @@
 mod support;
 
 use hookline_conformance::moto;
+use hookline_core::Hookline;
 use hookline_core::access::Principal;
-use hookline_core::destination::DestinationPolicy;
 use hookline_core::event::Event;
 use hookline_core::ids::EventId;
-use hookline_core::retry_schedule::RetrySchedule;
-use hookline_core::{Hookline, Settings};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,32 +20,7 @@ async fn hookline_on_moto() -> Hookline {
 
 /// The core on a fresh table and queue on moto, and the table's name.
 async fn hookline_and_table() -> (Hookline, String) {
-    let table = moto::unique("hookline");
-    let schedule = RetrySchedule::parse("1s").unwrap();
-    let (store, queue) = hookline_aws::connect(
-        Some(&moto::endpoint()),
-        &table,
-        &moto::unique("deliveries"),
-        hookline_functions::IN_FLIGHT_VISIBILITY,
-        schedule.max_receive_count(),
-        Duration::from_secs(30 * 24 * 3600),
-    )
-    .await
-    .unwrap();
-    let destination = DestinationPolicy {
-        allow_private: true,
-        require_https: false,
-    };
-    let hl = hookline_functions::wire(
-        store,
-        queue,
-        Settings {
-            destination,
-            schedule,
-            default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
-            removal: hookline_core::pipeline::Removal::Hookline,
-        },
-    );
+    let (hl, table, _) = wired_on_moto("1s", hookline_core::pipeline::Removal::Hookline).await;
     (hl, table)
 }
 

@@ -6,14 +6,12 @@ mod support;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use hookline_conformance::moto;
+use hookline_core::Hookline;
 use hookline_core::access::Principal;
-use hookline_core::destination::DestinationPolicy;
 use hookline_core::event::{Event, NewEvent};
 use hookline_core::pipeline::Removal;
 use hookline_core::ports::{Enqueue, QueueMessage};
-use hookline_core::retry_schedule::RetrySchedule;
 use hookline_core::subscription::NewSubscription;
-use hookline_core::{Hookline, Settings};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,27 +28,7 @@ async fn rig(schedule: &str) -> Rig {
 }
 
 async fn rig_removed_by(schedule: &str, removal: Removal) -> Rig {
-    let queue = moto::unique("deliveries");
-    let schedule = RetrySchedule::parse(schedule).unwrap();
-    let (store, sqs_queue) = hookline_aws::connect(
-        Some(&moto::endpoint()),
-        &moto::unique("hookline"),
-        &queue,
-        hookline_functions::IN_FLIGHT_VISIBILITY,
-        schedule.max_receive_count(),
-        Duration::from_secs(30 * 24 * 3600),
-    )
-    .await
-    .unwrap();
-    let settings = Settings {
-        destination: DestinationPolicy {
-            allow_private: true,
-            require_https: false,
-        },
-        schedule,
-        default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
-        removal,
-    };
+    let (hl, _, queue) = support::wired_on_moto(schedule, removal).await;
     let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config().await);
     let queue_url = sqs
         .get_queue_url()
@@ -60,11 +38,7 @@ async fn rig_removed_by(schedule: &str, removal: Removal) -> Rig {
         .unwrap()
         .queue_url
         .unwrap();
-    Rig {
-        hl: hookline_functions::wire(store, sqs_queue, settings),
-        sqs,
-        queue_url,
-    }
+    Rig { hl, sqs, queue_url }
 }
 
 /// A receiver that answers `status` to every request and counts them.

@@ -77,3 +77,33 @@ pub async fn stream_of_stored(table: &str, events: &[&Event]) -> DynamoDbEvent {
     }
     serde_json::from_value(json!({ "Records": records })).unwrap()
 }
+
+/// The core on a fresh table and queue on moto, as the functions wire it, with `schedule` and
+/// `removal`; and the table's and the queue's names.
+pub async fn wired_on_moto(
+    schedule: &str,
+    removal: hookline_core::pipeline::Removal,
+) -> (hookline_core::Hookline, String, String) {
+    let (table, queue) = (moto::unique("hookline"), moto::unique("deliveries"));
+    let schedule = hookline_core::retry_schedule::RetrySchedule::parse(schedule).unwrap();
+    let (store, sqs) = hookline_aws::connect(
+        Some(&moto::endpoint()),
+        &table,
+        &queue,
+        hookline_functions::IN_FLIGHT_VISIBILITY,
+        schedule.max_receive_count(),
+        std::time::Duration::from_secs(30 * 24 * 3600),
+    )
+    .await
+    .unwrap();
+    let settings = hookline_core::Settings {
+        destination: hookline_core::destination::DestinationPolicy {
+            allow_private: true,
+            require_https: false,
+        },
+        schedule,
+        default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
+        removal,
+    };
+    (hookline_functions::wire(store, sqs, settings), table, queue)
+}

@@ -131,6 +131,37 @@ impl DynamoStore {
             .expect("complete put")
     }
 
+    /// One conditional `UpdateItem` of a delivery: `Stale` when its condition fails.
+    async fn update_if(
+        &self,
+        id: &DeliveryId,
+        expr: String,
+        condition: String,
+        values: HashMap<String, AV>,
+    ) -> Result<Written> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::delivery(id))))
+            .update_expression(expr)
+            .condition_expression(condition)
+            .expression_attribute_names("#status", "status")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(Written::Applied),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Written::Stale)
+            }
+            Err(e) => Err(sdk_error("dynamodb", e)),
+        }
+    }
+
     /// The delivery an existing guard admitted (the losing side of a repeated fan-out).
     async fn guarded_delivery(&self, d: &Delivery) -> Result<Delivery> {
         let guard = self
@@ -204,27 +235,10 @@ impl DeliveryStore for DynamoStore {
             (":at".to_string(), n(c.at.millis())),
         ]);
         let version = at_version(c.expected, &mut values);
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::delivery(&c.delivery_id))))
-            .update_expression("SET carrier = :by, claimed_until = :until")
-            .condition_expression(format!("{version} AND ({UNCLAIMED} OR carrier = :by)"))
-            .expression_attribute_names("#status", "status")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(Written::Applied),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Written::Stale)
-            }
-            Err(e) => Err(sdk_error("dynamodb", e)),
-        }
+        let condition = format!("{version} AND ({UNCLAIMED} OR carrier = :by)");
+        let expr = "SET carrier = :by, claimed_until = :until";
+        self.update_if(&c.delivery_id, expr.into(), condition, values)
+            .await
     }
 
     async fn update_delivery(
@@ -236,27 +250,8 @@ impl DeliveryStore for DynamoStore {
         let dkey = key(keys::delivery(&u.delivery_id));
         match notification {
             None => {
-                let out = self
-                    .client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(dkey))
-                    .update_expression(expr)
-                    .condition_expression(condition)
-                    .expression_attribute_names("#status", "status")
-                    .set_expression_attribute_values(Some(values))
-                    .send()
-                    .await;
-                match out {
-                    Ok(_) => Ok(Written::Applied),
-                    Err(e)
-                        if e.as_service_error()
-                            .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-                    {
-                        Ok(Written::Stale)
-                    }
-                    Err(e) => Err(sdk_error("dynamodb", e)),
-                }
+                self.update_if(&u.delivery_id, expr, condition, values)
+                    .await
             }
             Some(event) => {
                 let update = Update::builder()

@@ -32,7 +32,6 @@ pub mod settle;
 
 pub use crate::hookline::Removal;
 pub use budget::{AttemptBudget, GiveUp};
-pub use chain::Step;
 pub use failure::DeliveryFailed;
 pub use job::Job;
 pub use settle::{Disposition, stays_in_queue};

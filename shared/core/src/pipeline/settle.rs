@@ -49,9 +49,8 @@ impl Hookline {
     pub async fn settle_batch(
         &self,
         messages: &[QueueMessage],
-        dispositions: Vec<Option<Disposition>>,
+        mut dispositions: Vec<Option<Disposition>>,
     ) -> Vec<Option<Disposition>> {
-        let mut dispositions = dispositions;
         let requeued: Vec<usize> = (0..messages.len())
             .filter(|i| matches!(dispositions[*i], Some(Disposition::Requeue(_))))
             .collect();
