@@ -333,8 +333,8 @@ async fn aws_requests_per_event_and_per_delivery() {
         (
             "fan-out, 1 matching subscription",
             counts(&[
+                ("DynamoDB.PutItem", 1),
                 ("DynamoDB.Query", 1),
-                ("DynamoDB.TransactWriteItems", 1),
                 ("DynamoDB.UpdateItem", 1),
                 ("SQS.SendMessageBatch", 1),
             ]),
@@ -342,8 +342,8 @@ async fn aws_requests_per_event_and_per_delivery() {
         (
             "fan-out, 10 matching subscriptions",
             counts(&[
+                ("DynamoDB.PutItem", 10),
                 ("DynamoDB.Query", 1),
-                ("DynamoDB.TransactWriteItems", 10),
                 ("DynamoDB.UpdateItem", 1),
                 ("SQS.SendMessageBatch", 1),
             ]),

@@ -113,6 +113,8 @@ export const RETRY_SCHEDULE_PATTERN = '^$|^[1-9][0-9]{0,5}(ms|s|m|h)(,[1-9][0-9]
  * which a Rust test holds equal to the core's constants: the numbers are written once.
  */
 const LIMITS = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'limits.json'), 'utf8'));
+// What gsi1 and gsi2 project besides the keys (`PROJECTED` in shared/aws/src/dynamo/keys.rs).
+const LISTED_ATTRIBUTES = ['body', 'id', 'tenant_id', 'name', 'hash', 'created_at', 'revoked_at'];
 export const RETRY_LIMITS = {
   waits: LIMITS.retrySchedule.maxWaits as number,
   waitMs: LIMITS.retrySchedule.maxWaitMs as number,
@@ -174,12 +176,17 @@ export class Hookline extends Construct {
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    for (const gsi of ['gsi1', 'gsi2']) {
+    // gsi1 and gsi2 project only what listing subscriptions and keys reads and what never changes
+    // on a delivery, so recording an attempt writes no index copy; gsi3 is sparse and keys-only
+    // (events waiting in the outbox, failed deliveries).
+    for (const gsi of ['gsi1', 'gsi2', 'gsi3']) {
+      const listed = gsi !== 'gsi3';
       this.table.addGlobalSecondaryIndex({
         indexName: gsi,
         partitionKey: { name: `${gsi}pk`, type: dynamodb.AttributeType.STRING },
         sortKey: { name: `${gsi}sk`, type: dynamodb.AttributeType.STRING },
-        projectionType: dynamodb.ProjectionType.ALL,
+        projectionType: listed ? dynamodb.ProjectionType.INCLUDE : dynamodb.ProjectionType.KEYS_ONLY,
+        nonKeyAttributes: listed ? LISTED_ATTRIBUTES : undefined,
       });
     }
 
@@ -325,7 +332,7 @@ export class Hookline extends Construct {
       filters: [
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('INSERT'),
-          dynamodb: { NewImage: { gsi1pk: { S: lambda.FilterRule.isEqual('OUTBOX') } } },
+          dynamodb: { NewImage: { gsi3pk: { S: lambda.FilterRule.beginsWith('OUTBOX#') } } },
         }),
       ],
     });

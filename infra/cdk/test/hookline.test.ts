@@ -197,15 +197,24 @@ describe('data', () => {
           { AttributeName: 'sk', KeyType: 'RANGE' },
         ],
         AttributeDefinitions: Match.arrayWith(
-          ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((n) => ({ AttributeName: n, AttributeType: 'S' })),
+          ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'gsi3pk', 'gsi3sk'].map((n) => ({
+            AttributeName: n,
+            AttributeType: 'S',
+          })),
         ),
-        GlobalSecondaryIndexes: ['gsi1', 'gsi2'].map((g) => ({
+        GlobalSecondaryIndexes: ['gsi1', 'gsi2', 'gsi3'].map((g) => ({
           IndexName: g,
           KeySchema: [
             { AttributeName: `${g}pk`, KeyType: 'HASH' },
             { AttributeName: `${g}sk`, KeyType: 'RANGE' },
           ],
-          Projection: { ProjectionType: 'ALL' },
+          Projection:
+            g === 'gsi3'
+              ? { ProjectionType: 'KEYS_ONLY' }
+              : {
+                  ProjectionType: 'INCLUDE',
+                  NonKeyAttributes: ['body', 'id', 'tenant_id', 'name', 'hash', 'created_at', 'revoked_at'],
+                },
         })),
         StreamSpecification: { StreamViewType: 'NEW_IMAGE' },
         TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
@@ -346,7 +355,7 @@ describe('event sources', () => {
     assert.equal(m.BisectBatchOnFunctionError, true);
     assert.equal(m.MaximumRetryAttempts, -1);
     assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
-    assert.deepEqual(pattern(m), [{ eventName: ['INSERT'], dynamodb: { NewImage: { gsi1pk: { S: ['OUTBOX'] } } } }]);
+    assert.deepEqual(pattern(m), [{ eventName: ['INSERT'], dynamodb: { NewImage: { gsi3pk: { S: [{ prefix: 'OUTBOX#' }] } } } }]);
   });
 
   test('notify reads new hookline.delivery.failed events from the stream', () => {

@@ -5,7 +5,9 @@
 
 use crate::fixtures::{delivery, event, query, subscription, tenant};
 use hookline_core::clock::Timestamp;
-use hookline_core::delivery::{Attempt, Claim, DeliveryStatus, DeliveryUpdate, DeliveryVersion};
+use hookline_core::delivery::{
+    Attempt, Claim, Delivery, DeliveryStatus, DeliveryUpdate, DeliveryVersion,
+};
 use hookline_core::ids::DeliveryId;
 use hookline_core::ports::{DeliveryQuery, DeliveryStore, Store, Written};
 
@@ -25,9 +27,10 @@ fn version(status: DeliveryStatus, attempts: u32) -> DeliveryVersion {
 }
 
 /// The update recording attempt `n` (a 503) from the delivery's state after `n - 1` attempts.
-fn retry(id: &DeliveryId, n: u32, carrier: Option<&str>) -> DeliveryUpdate {
+fn retry(d: &Delivery, n: u32, carrier: Option<&str>) -> DeliveryUpdate {
     DeliveryUpdate {
-        delivery_id: id.clone(),
+        delivery_id: d.id.clone(),
+        subscription_id: d.subscription_id.clone(),
         expected: version(DeliveryStatus::Pending, n - 1),
         carrier: carrier.map(str::to_string),
         at: Timestamp(4_000 + n as i64),
@@ -76,11 +79,12 @@ checks! {
         let dealer = tenant("dealer-1");
         let (e, s) = (event(&dealer), subscription(&dealer));
         let d = store.create_delivery(&delivery(&e, &s)).await.unwrap();
-        let first = retry(&d.id, 1, None);
+        let first = retry(&d, 1, None);
         assert_eq!(store.update_delivery(&first, None).await.unwrap(), Written::Applied);
         let notification = event(&dealer);
         let fail = DeliveryUpdate {
             delivery_id: d.id.clone(),
+            subscription_id: d.subscription_id.clone(),
             expected: version(DeliveryStatus::Pending, 1),
             carrier: None,
             at: Timestamp(9_001),
@@ -125,23 +129,23 @@ checks! {
         let dealer = tenant("dealer-1");
         let (e, s) = (event(&dealer), subscription(&dealer));
         let d = store.create_delivery(&delivery(&e, &s)).await.unwrap();
-        assert_eq!(store.update_delivery(&retry(&d.id, 1, None), None).await.unwrap(), Written::Applied);
+        assert_eq!(store.update_delivery(&retry(&d, 1, None), None).await.unwrap(), Written::Applied);
         // a second handler that read the delivery before attempt 1 was recorded
         assert_eq!(
-            store.update_delivery(&retry(&d.id, 1, None), None).await.unwrap(),
+            store.update_delivery(&retry(&d, 1, None), None).await.unwrap(),
             Written::Stale
         );
         let succeeded = DeliveryUpdate {
             status: DeliveryStatus::Succeeded,
             next_attempt_at: None,
             attempt: Some(attempt(2, Some(200))),
-            ..retry(&d.id, 2, None)
+            ..retry(&d, 2, None)
         };
         assert_eq!(store.update_delivery(&succeeded, None).await.unwrap(), Written::Applied);
         let late_failure = DeliveryUpdate {
             status: DeliveryStatus::Failed,
             failure_reason: Some("gave up".into()),
-            ..retry(&d.id, 2, None)
+            ..retry(&d, 2, None)
         };
         let notification = event(&dealer);
         assert_eq!(
@@ -155,7 +159,7 @@ checks! {
         );
         let wrong_status = DeliveryUpdate {
             expected: version(DeliveryStatus::Pending, 2),
-            ..retry(&d.id, 3, None)
+            ..retry(&d, 3, None)
         };
         assert_eq!(store.update_delivery(&wrong_status, None).await.unwrap(), Written::Stale);
         let got = store.get_delivery(&d.id).await.unwrap().unwrap();
@@ -182,13 +186,13 @@ checks! {
         assert_eq!(got.carrier.as_deref(), Some("m1"));
         assert_eq!(got.claimed_until, Some(Timestamp(30_002)));
         // neither another carrier nor a claimless update may record while the claim is live
-        let mut other = retry(&d.id, 1, Some("m2"));
+        let mut other = retry(&d, 1, Some("m2"));
         other.at = Timestamp(10_003);
         assert_eq!(store.update_delivery(&other, None).await.unwrap(), Written::Stale);
-        let mut claimless = retry(&d.id, 1, None);
+        let mut claimless = retry(&d, 1, None);
         claimless.at = Timestamp(10_003);
         assert_eq!(store.update_delivery(&claimless, None).await.unwrap(), Written::Stale);
-        let mut mine = retry(&d.id, 1, Some("m1"));
+        let mut mine = retry(&d, 1, Some("m1"));
         mine.at = Timestamp(10_004);
         assert_eq!(store.update_delivery(&mine, None).await.unwrap(), Written::Applied);
         let got = store.get_delivery(&d.id).await.unwrap().unwrap();
@@ -214,6 +218,8 @@ checks! {
             ids.push(store.create_delivery(&delivery(&e, &s1)).await.unwrap().id);
             store.create_delivery(&delivery(&e, &s2)).await.unwrap();
         }
+        // Listed in id order: the events' time, then (within a millisecond) the id's hash.
+        ids.sort();
         let by_sub = DeliveryQuery {
             subscription_id: Some(s1.id.clone()),
             limit: 2,
@@ -240,35 +246,27 @@ checks! {
             ..by_sub.clone()
         };
         assert!(store.list_deliveries(&failed).await.unwrap().is_empty());
-        // every delivery here was created at 3000 ms: a window is [since, until)
+        // A window selects deliveries by their event's acceptance time: [since, until).
         let window = |since, until| DeliveryQuery {
             since: Some(Timestamp(since)),
             until: Some(Timestamp(until)),
             limit: 100,
             ..by_sub.clone()
         };
-        assert_eq!(
-            store
-                .list_deliveries(&window(3_000, 3_001))
-                .await
-                .unwrap()
-                .len(),
-            3
-        );
-        assert!(
-            store
-                .list_deliveries(&window(3_001, 9_000))
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            store
-                .list_deliveries(&window(0, 3_000))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        let count = |since, until| {
+            let q = window(since, until);
+            async move { store.list_deliveries(&q).await.unwrap().len() }
+        };
+        let (first, last) = (ids[0].millis(), ids[2].millis());
+        assert_eq!(count(first, last + 1).await, 3);
+        assert_eq!(count(last + 1, last + 60_000).await, 0);
+        assert_eq!(count(0, first).await, 0);
+        // A time-ordered page of a window: the cursor and the window together.
+        let after_first = DeliveryQuery {
+            after: Some(ids[0].clone()),
+            ..window(first, last + 1)
+        };
+        assert_eq!(store.list_deliveries(&after_first).await.unwrap().len(), 2);
     }
 
     /// The declared limit is one the store can really hold: a delivery with that many attempts,
@@ -285,6 +283,7 @@ checks! {
         for number in 1..=limit as u32 {
             let update = DeliveryUpdate {
                 delivery_id: d.id.clone(),
+                subscription_id: d.subscription_id.clone(),
                 expected: version(DeliveryStatus::Pending, number - 1),
                 carrier: None,
                 at: Timestamp(5_000 + number as i64),

@@ -88,7 +88,7 @@ impl Delivery {
         now: Timestamp,
     ) -> Self {
         Delivery {
-            id: DeliveryId::generate(),
+            id: DeliveryId::of(&event.id, &sub.id),
             event_id: event.id.clone(),
             subscription_id: sub.id.clone(),
             tenant_id: event.tenant_id.clone(),
@@ -177,6 +177,8 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryUpdate {
     pub delivery_id: DeliveryId,
+    /// The delivery's subscription (a store may index failed deliveries under it).
+    pub subscription_id: SubscriptionId,
     pub expected: DeliveryVersion,
     /// The claim holder the update comes from: the write also requires it still holds the
     /// claim. `None`: the update needs no claim, and is refused while anyone holds a live one.

@@ -4,7 +4,7 @@
 use super::DynamoStore;
 use super::codec::{api_key_from, api_key_item, key, n};
 use super::keys::{self, Listed};
-use super::query::listing;
+use super::query::{KeyRange, listing};
 use crate::sdk_error;
 use async_trait::async_trait;
 use hookline_core::TenantId;
@@ -35,7 +35,12 @@ impl ApiKeyStore for DynamoStore {
     ) -> Result<Vec<ApiKey>> {
         let (index, partition) = listing(Listed::ApiKeys, tenant_id);
         let items = self
-            .query_index(index, partition, after.map(|a| a.to_string()), None, limit)
+            .query_index(
+                index,
+                partition,
+                &KeyRange::after(after.map(|a| a.to_string())),
+                limit,
+            )
             .await?;
         items.iter().map(api_key_from).collect()
     }

@@ -77,24 +77,10 @@ pub(super) fn event_item(e: &Event, fan_out: bool, ttl: AV) -> Item {
     item.insert("event_type".into(), s(&e.event_type));
     item.insert("ttl".into(), ttl);
     if fan_out {
-        item.insert("gsi1pk".into(), s(keys::OUTBOX));
-        item.insert("gsi1sk".into(), s(e.id.as_str()));
+        item.insert("gsi3pk".into(), s(keys::outbox(&e.id)));
+        item.insert("gsi3sk".into(), s(e.id.as_str()));
     }
     item
-}
-
-/// The primary key of the guard of a delivery's (event, subscription).
-pub(super) fn delivery_guard_key(d: &Delivery) -> Item {
-    let (pk, sk) = keys::delivery_guard(&d.event_id, &d.subscription_id);
-    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
-}
-
-/// The guard item, pointing at the delivery it admitted.
-pub(super) fn delivery_guard_item(d: &Delivery, ttl: AV) -> Item {
-    let mut guard = delivery_guard_key(d);
-    guard.insert("delivery_id".into(), s(d.id.as_str()));
-    guard.insert("ttl".into(), ttl);
-    guard
 }
 
 pub(super) fn delivery_item(d: &Delivery, ttl: AV) -> Item {
@@ -110,11 +96,14 @@ pub(super) fn delivery_item(d: &Delivery, ttl: AV) -> Item {
         ("updated_at", n(d.updated_at.millis())),
         ("attempt_base", n(d.attempt_base as i64)),
         ("attempts", AV::L(vec![])),
-        ("gsi1pk", s(keys::event_deliveries(&d.event_id))),
+        (
+            "gsi1pk",
+            s(keys::event_deliveries(&d.event_id, &d.subscription_id)),
+        ),
         ("gsi1sk", s(d.id.as_str())),
         (
             "gsi2pk",
-            s(keys::subscription_deliveries(&d.subscription_id)),
+            s(keys::subscription_deliveries(&d.subscription_id, &d.id)),
         ),
         ("gsi2sk", s(d.id.as_str())),
         ("ttl", ttl),
@@ -123,6 +112,13 @@ pub(super) fn delivery_item(d: &Delivery, ttl: AV) -> Item {
     }
     if let Some(t) = d.next_attempt_at {
         item.insert("next_attempt_at".into(), n(t.millis()));
+    }
+    if d.status == DeliveryStatus::Failed {
+        item.insert(
+            "gsi3pk".into(),
+            s(keys::failed_deliveries(&d.subscription_id, &d.id)),
+        );
+        item.insert("gsi3sk".into(), s(d.id.as_str()));
     }
     item
 }

@@ -1,20 +1,22 @@
-//! Deliveries on the table: created once per (event, subscription) through a guard item written
-//! in the same transaction, claimed and updated in place with each attempt appended, every change
-//! conditional on the status and attempt count it was computed from; listed per event on gsi1 and
-//! per subscription on gsi2.
+//! Deliveries on the table: created once per (event, subscription) by one conditional `PutItem`
+//! of the id both determine, claimed and updated in place with each attempt appended, every
+//! change conditional on the status and attempt count it was computed from. Listed per event on
+//! gsi1 and per subscription on gsi2 (each spread over shards, projecting only what never
+//! changes, so an attempt rewrites no index copy), and per subscription while failed on the
+//! sparse gsi3; a listing reads the index in id (time) order within a key range, then the items.
 
 use super::DynamoStore;
-use super::codec::{
-    Item, corrupt, delivery_from, delivery_guard_item, delivery_guard_key, delivery_item, get_s,
-    key, n, s, to_json,
-};
-use super::keys::{self, GSI1, GSI2};
-use super::query::Filter;
+use super::codec::{Item, delivery_from, delivery_item, key, n, s, to_json};
+use super::keys::{self, GSI1, GSI2, GSI3};
+use super::query::KeyRange;
 use crate::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue as AV, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue as AV, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+use hookline_core::delivery::DeliveryStatus;
 use hookline_core::delivery::{Claim, Delivery, DeliveryUpdate, DeliveryVersion};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
@@ -76,6 +78,17 @@ fn update_expression(u: &DeliveryUpdate) -> (String, String, HashMap<String, AV>
         }
         None => remove.push("failure_reason"),
     }
+    // Only a failed delivery is in the failed index, where `recover` finds it.
+    if u.status == DeliveryStatus::Failed {
+        set.push("gsi3pk = :failed, gsi3sk = :id");
+        values.insert(
+            ":failed".into(),
+            s(keys::failed_deliveries(&u.subscription_id, &u.delivery_id)),
+        );
+        values.insert(":id".into(), s(u.delivery_id.as_str()));
+    } else {
+        remove.extend(["gsi3pk", "gsi3sk"]);
+    }
     if let Some(base) = u.attempt_base {
         set.push("attempt_base = :base");
         values.insert(":base".into(), n(base as i64));
@@ -89,36 +102,27 @@ fn update_expression(u: &DeliveryUpdate) -> (String, String, HashMap<String, AV>
     (expr, condition, values)
 }
 
-/// The filter of a delivery listing: the subscription when listing an event's deliveries, then
-/// status and time window; `None` when nothing narrows the partition.
-fn listing_filter(q: &DeliveryQuery) -> Option<Filter> {
-    let mut conds = Vec::new();
-    let mut values = HashMap::new();
-    if let (Some(_), Some(sid)) = (&q.event_id, &q.subscription_id) {
-        conds.push("subscription_id = :sid");
-        values.insert(":sid".to_string(), s(sid.as_str()));
+/// The key range of a delivery listing: ids are in the time order of their events, so the
+/// time window is a range of ids.
+fn listing_range(q: &DeliveryQuery) -> KeyRange {
+    KeyRange {
+        after: q.after.as_ref().map(|a| a.to_string()),
+        from: q
+            .since
+            .map(|t| DeliveryId::lower_bound(t.millis()).to_string()),
+        to: q
+            .until
+            .map(|t| DeliveryId::last_before(t.millis()).to_string()),
     }
-    if let Some(st) = q.status {
-        conds.push("#status = :st");
-        values.insert(":st".to_string(), s(st.as_str()));
-    }
-    if let Some(t) = q.since {
-        conds.push("created_at >= :since");
-        values.insert(":since".to_string(), n(t.millis()));
-    }
-    if let Some(t) = q.until {
-        conds.push("created_at < :until");
-        values.insert(":until".to_string(), n(t.millis()));
-    }
-    let names = match q.status {
-        Some(_) => HashMap::from([("#status".to_string(), "status".to_string())]),
-        None => HashMap::new(),
-    };
-    (!conds.is_empty()).then(|| Filter {
-        expression: conds.join(" AND "),
-        names,
-        values,
-    })
+}
+
+/// Whether a listed delivery is one the query asks for (the index narrows by partition and
+/// time; the item, read strongly consistent, decides status and subscription).
+fn wanted(q: &DeliveryQuery, d: &Delivery) -> bool {
+    q.status.is_none_or(|st| d.status == st)
+        && q.subscription_id
+            .as_ref()
+            .is_none_or(|sid| &d.subscription_id == sid)
 }
 
 impl DynamoStore {
@@ -161,27 +165,6 @@ impl DynamoStore {
             Err(e) => Err(sdk_error("dynamodb", e)),
         }
     }
-
-    /// The delivery an existing guard admitted (the losing side of a repeated fan-out).
-    async fn guarded_delivery(&self, d: &Delivery) -> Result<Delivery> {
-        let guard = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(delivery_guard_key(d)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("dynamodb", e))?;
-        let existing = guard
-            .item()
-            .and_then(|g| get_s(g, "delivery_id"))
-            .and_then(|id| DeliveryId::parse(&id))
-            .ok_or_else(|| corrupt("delivery guard"))?;
-        self.get_delivery(&existing)
-            .await?
-            .ok_or_else(|| corrupt("guarded delivery"))
-    }
 }
 
 #[async_trait]
@@ -196,27 +179,34 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn create_delivery(&self, d: &Delivery) -> Result<Delivery> {
-        let guard = delivery_guard_item(d, self.expires(d.created_at));
-        let item = delivery_item(d, self.expires(d.created_at));
         let out = self
             .client
-            .transact_write_items()
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(self.put_if_new(guard))
-                    .build(),
-            )
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(self.put_if_new(item))
-                    .build(),
-            )
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(d, self.expires(d.created_at))))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match out {
             Ok(_) => Ok(d.clone()),
-            // The guard exists: already fanned out; return the delivery it points at.
-            Err(e) if failed_condition(&e) == Some(0) => self.guarded_delivery(d).await,
+            // Its id is fixed by (event, subscription): it exists, from an earlier fan-out.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                let existing = e.as_service_error().and_then(|se| match se {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+                    _ => None,
+                });
+                match existing {
+                    Some(item) => delivery_from(&item),
+                    None => self
+                        .get_delivery(&d.id)
+                        .await?
+                        .ok_or_else(|| Error::internal("dynamodb: a delivery vanished")),
+                }
+            }
             Err(e) => Err(sdk_error("dynamodb", e)),
         }
     }
@@ -281,24 +271,45 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>> {
-        let (index, partition) = match (&q.event_id, &q.subscription_id) {
-            (Some(e), _) => (GSI1, keys::event_deliveries(e)),
-            (None, Some(sid)) => (GSI2, keys::subscription_deliveries(sid)),
+        let (index, partitions) = match (&q.event_id, &q.subscription_id) {
+            (Some(e), Some(sid)) => (GSI1, vec![keys::event_deliveries(e, sid)]),
+            (Some(e), None) => (GSI1, keys::event_delivery_partitions(e)),
+            (None, Some(sid)) if q.status == Some(DeliveryStatus::Failed) => {
+                (GSI3, keys::subscription_delivery_partitions(sid, true))
+            }
+            (None, Some(sid)) => (GSI2, keys::subscription_delivery_partitions(sid, false)),
             (None, None) => {
                 return Err(Error::internal(
                     "listing deliveries needs an event or a subscription",
                 ));
             }
         };
-        let items = self
-            .query_index(
-                index,
-                partition,
-                q.after.as_ref().map(|a| a.to_string()),
-                listing_filter(q),
-                q.limit,
-            )
-            .await?;
-        items.iter().map(delivery_from).collect()
+        let mut range = listing_range(q);
+        let mut out = Vec::new();
+        // Pages of the index until enough deliveries match or the range ends.
+        loop {
+            let page = q.limit.max(1);
+            let entries = self
+                .query_shards(index, partitions.clone(), &range, page)
+                .await?;
+            let pks: Vec<String> = entries
+                .iter()
+                .filter_map(|e| e.get("pk").and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            for item in self.get_many(&pks).await? {
+                let d = delivery_from(&item)?;
+                if wanted(q, &d) {
+                    out.push(d);
+                }
+            }
+            match entries.last() {
+                Some(last) if entries.len() == page && out.len() < q.limit => {
+                    range.after = Some(super::query::sort_key(last, index).to_string());
+                }
+                _ => break,
+            }
+        }
+        out.truncate(q.limit);
+        Ok(out)
     }
 }

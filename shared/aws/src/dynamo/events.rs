@@ -1,10 +1,12 @@
-//! Events on the table and the outbox: an event waiting for fan-out also sits in gsi1's `OUTBOX`
-//! partition, and leaves it when its index keys are removed, so the outbox costs no extra item.
-//! A batch of events is written with `BatchWriteItem`, 25 items a request.
+//! Events on the table and the outbox: an event waiting for fan-out also sits in one of gsi3's
+//! 32 `OUTBOX#nn` partitions (keys only), and leaves it when its index keys are removed, so the
+//! outbox costs no extra item and no partition takes every event. A batch of events is written
+//! with `BatchWriteItem`, 25 items a request.
 
 use super::DynamoStore;
 use super::codec::{Item, event_item, from_json, key};
-use super::keys::{self, GSI1};
+use super::keys::{self, GSI3};
+use super::query::KeyRange;
 use crate::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
@@ -115,10 +117,20 @@ impl EventStore for DynamoStore {
     }
 
     async fn events_awaiting_fanout(&self, limit: usize) -> Result<Vec<Event>> {
-        let items = self
-            .query_index(GSI1, keys::OUTBOX.into(), None, None, limit)
+        let entries = self
+            .query_shards(GSI3, keys::outbox_partitions(), &KeyRange::default(), limit)
             .await?;
-        items.iter().map(from_json).collect()
+        let pks: Vec<String> = entries
+            .iter()
+            .filter_map(|e| e.get("pk").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        // The index is eventually consistent: an event that just left it is skipped.
+        let items = self.get_many(&pks).await?;
+        items
+            .iter()
+            .filter(|i| i.contains_key("gsi3pk"))
+            .map(from_json)
+            .collect()
     }
 
     async fn mark_fanned_out(&self, id: &EventId) -> Result<()> {
@@ -126,7 +138,7 @@ impl EventStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::event(id))))
-            .update_expression("REMOVE gsi1pk, gsi1sk")
+            .update_expression("REMOVE gsi3pk, gsi3sk")
             .send()
             .await
             .map(drop)

@@ -5,13 +5,29 @@
 use hookline_core::TenantId;
 use hookline_core::ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
 
-/// The index partitioned by owner: a tenant's subscriptions and keys, an event's deliveries,
-/// the outbox.
+/// The index partitioned by owner: a tenant's subscriptions and keys, an event's deliveries.
+/// It projects only what listing subscriptions and keys reads and what never changes on a
+/// delivery, so recording an attempt writes no copy of it.
 pub const GSI1: &str = "gsi1";
-/// The second index: every tenant's subscriptions and keys, a subscription's deliveries.
+/// The second index: every tenant's subscriptions and keys, a subscription's deliveries; the
+/// same projection as gsi1.
 pub const GSI2: &str = "gsi2";
+/// The sparse, keys-only index: events waiting in the outbox and failed deliveries. An item is
+/// in it only while it waits (or stays failed).
+pub const GSI3: &str = "gsi3";
+/// The attributes gsi1 and gsi2 project besides the keys: a subscription's `body`, an API
+/// key's fields, and a delivery's immutable `id`, `tenant_id` and `created_at`.
+pub const PROJECTED: [&str; 7] = [
+    "body",
+    "id",
+    "tenant_id",
+    "name",
+    "hash",
+    "created_at",
+    "revoked_at",
+];
 
-/// The sort key of every item that is alone in its partition (all but the delivery guard).
+/// The sort key of every item that is alone in its partition.
 pub const ITEM: &str = "#";
 
 const SUBSCRIPTION: &str = "SUB#";
@@ -19,6 +35,26 @@ const EVENT: &str = "EVT#";
 const DELIVERY: &str = "DLV#";
 const API_KEY: &str = "KEY#";
 const IDEMPOTENCY: &str = "IDEM#";
+const OUTBOX: &str = "OUTBOX#";
+
+/// Partitions the outbox is spread over: each takes ~1,000 writes/s and an event makes two
+/// (entering and leaving), so 32 carry 16,000 events/s (BENCHMARKS.md, partitions).
+pub const OUTBOX_SHARDS: u32 = 32;
+/// Partitions one event's deliveries are spread over: 10,000 deliveries of one event are
+/// indexed in 0.6 s of their capacity.
+pub const EVENT_SHARDS: u32 = 16;
+/// Partitions one subscription's deliveries (and its failed ones) are spread over: 4,000
+/// deliveries/s to one subscription.
+pub const SUBSCRIPTION_SHARDS: u32 = 4;
+
+/// A stable spread of `key` over `shards` (32-bit FNV-1a): the same key always lands in the
+/// same shard, on every machine and version.
+pub fn shard(key: &str, shards: u32) -> u32 {
+    let hash = key.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    hash % shards
+}
 
 pub fn subscription(id: &SubscriptionId) -> String {
     format!("{SUBSCRIPTION}{id}")
@@ -41,28 +77,76 @@ pub fn idempotency(key: &str) -> String {
     format!("{IDEMPOTENCY}{key}")
 }
 
-/// `pk` and `sk` of the item that lets one delivery exist per (event, subscription). It shares
-/// the event's partition, so only its sort key tells it from the event.
-pub fn delivery_guard(event_id: &EventId, subscription_id: &SubscriptionId) -> (String, String) {
-    (event(event_id), format!("{DELIVERY}{subscription_id}"))
-}
-
-/// Whether an item's keys are an event's (and not, say, a delivery guard in its partition).
+/// Whether an item's keys are an event's.
 pub fn is_event(pk: &str, sk: &str) -> bool {
     pk.starts_with(EVENT) && sk == ITEM
 }
 
-/// The gsi1 partition of events not yet fanned out.
-pub const OUTBOX: &str = "OUTBOX";
-
-/// The gsi1 partition of an event's deliveries.
-pub fn event_deliveries(event_id: &EventId) -> String {
-    format!("{EVENT}{event_id}#DLV")
+/// The gsi3 partition of an event while it waits for fan-out.
+pub fn outbox(event_id: &EventId) -> String {
+    format!("{OUTBOX}{:02}", shard(event_id.as_str(), OUTBOX_SHARDS))
 }
 
-/// The gsi2 partition of a subscription's deliveries.
-pub fn subscription_deliveries(subscription_id: &SubscriptionId) -> String {
-    format!("{SUBSCRIPTION}{subscription_id}#DLV")
+/// Every outbox partition.
+pub fn outbox_partitions() -> Vec<String> {
+    (0..OUTBOX_SHARDS)
+        .map(|i| format!("{OUTBOX}{i:02}"))
+        .collect()
+}
+
+/// Whether a gsi3 partition key puts an event in the outbox.
+pub fn in_outbox(gsi3pk: &str) -> bool {
+    gsi3pk.starts_with(OUTBOX)
+}
+
+fn event_shard(event_id: &EventId, shard: u32) -> String {
+    format!("{EVENT}{event_id}#DLV#{shard:02}")
+}
+
+/// The gsi1 partition of an event's delivery to a subscription (spread by subscription).
+pub fn event_deliveries(event_id: &EventId, subscription_id: &SubscriptionId) -> String {
+    event_shard(event_id, shard(subscription_id.as_str(), EVENT_SHARDS))
+}
+
+/// Every gsi1 partition of an event's deliveries.
+pub fn event_delivery_partitions(event_id: &EventId) -> Vec<String> {
+    (0..EVENT_SHARDS)
+        .map(|i| event_shard(event_id, i))
+        .collect()
+}
+
+fn subscription_shard(subscription_id: &SubscriptionId, what: &str, shard: u32) -> String {
+    format!("{SUBSCRIPTION}{subscription_id}#{what}#{shard}")
+}
+
+/// The gsi2 partition of a subscription's delivery (spread by delivery).
+pub fn subscription_deliveries(subscription_id: &SubscriptionId, id: &DeliveryId) -> String {
+    subscription_shard(
+        subscription_id,
+        "DLV",
+        shard(id.as_str(), SUBSCRIPTION_SHARDS),
+    )
+}
+
+/// The gsi3 partition of a subscription's failed delivery (spread by delivery).
+pub fn failed_deliveries(subscription_id: &SubscriptionId, id: &DeliveryId) -> String {
+    subscription_shard(
+        subscription_id,
+        "FAILED",
+        shard(id.as_str(), SUBSCRIPTION_SHARDS),
+    )
+}
+
+/// Every gsi2 partition of a subscription's deliveries, or (`failed`) every gsi3 partition of
+/// its failed ones.
+pub fn subscription_delivery_partitions(
+    subscription_id: &SubscriptionId,
+    failed: bool,
+) -> Vec<String> {
+    let what = if failed { "FAILED" } else { "DLV" };
+    (0..SUBSCRIPTION_SHARDS)
+        .map(|i| subscription_shard(subscription_id, what, i))
+        .collect()
 }
 
 /// What the API lists per tenant and across tenants: listed on gsi1 by tenant and on gsi2 for
@@ -124,35 +208,69 @@ mod tests {
     }
 
     #[test]
-    fn the_delivery_guard_lives_in_its_events_partition() {
-        let (sub, evt, _, _) = ids();
-        let (pk, sk) = delivery_guard(&evt, &sub);
-        assert_eq!(pk, event(&evt));
-        assert_eq!(sk, format!("DLV#sub_{ULID}"));
-    }
-
-    #[test]
     fn only_an_events_own_item_is_recognised_as_an_event() {
         let (sub, evt, dlv, _) = ids();
         assert!(is_event(&event(&evt), ITEM));
-        let (guard_pk, guard_sk) = delivery_guard(&evt, &sub);
-        assert!(!is_event(&guard_pk, &guard_sk));
+        assert!(!is_event(&event(&evt), "DLV#x"));
         assert!(!is_event(&delivery(&dlv), ITEM));
         assert!(!is_event(&subscription(&sub), ITEM));
     }
 
     #[test]
-    fn index_partitions_group_items_by_owner() {
-        let (sub, evt, _, _) = ids();
-        let tenant = TenantId::parse("ford-anytown").unwrap();
-        assert_eq!(OUTBOX, "OUTBOX");
-        assert_eq!(event_deliveries(&evt), format!("EVT#evt_{ULID}#DLV"));
-        assert_eq!(subscription_deliveries(&sub), format!("SUB#sub_{ULID}#DLV"));
-        assert_eq!(tenant_subscriptions(&tenant), "T#ford-anytown#SUB");
+    fn the_templates_project_what_the_store_reads() {
+        let template = include_str!("../../../../infra/template.yaml");
+        let cdk = include_str!("../../../../infra/cdk/lib/hookline.ts");
+        let want = PROJECTED.join(", ");
+        let in_sam = template
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("NonKeyAttributes: ["))
+            .map(|l| l.trim_end_matches(']'))
+            .collect::<Vec<_>>();
         assert_eq!(
-            Listed::Subscriptions.of_tenant(&tenant),
-            "T#ford-anytown#SUB"
+            in_sam,
+            [want.as_str(), want.as_str()],
+            "gsi1 and gsi2 in SAM"
         );
+        let quoted = PROJECTED.map(|a| format!("'{a}'")).join(", ");
+        assert!(
+            cdk.contains(&format!("LISTED_ATTRIBUTES = [{quoted}]")),
+            "CDK"
+        );
+    }
+
+    #[test]
+    fn shards_are_stable_and_spread_evenly() {
+        // Fixed values: a change of the hash would move items between partitions.
+        assert_eq!(shard("", 32), 0x811c_9dc5 % 32);
+        assert_eq!(shard("a", 1 << 31), 0xe40c_292c % (1 << 31));
+        let mut counts = [0u32; 16];
+        for _ in 0..16_000 {
+            counts[shard(EventId::generate().as_str(), 16) as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn index_partitions_are_spread_over_their_shards() {
+        let (sub, evt, dlv, _) = ids();
+        let tenant = TenantId::parse("ford-anytown").unwrap();
+        assert!(outbox_partitions().contains(&outbox(&evt)));
+        assert_eq!(outbox_partitions().len(), OUTBOX_SHARDS as usize);
+        assert!(in_outbox(&outbox(&evt)));
+        assert!(!in_outbox(&failed_deliveries(&sub, &dlv)));
+        assert!(event_delivery_partitions(&evt).contains(&event_deliveries(&evt, &sub)));
+        assert!(event_deliveries(&evt, &sub).starts_with(&format!("EVT#evt_{ULID}#DLV#")));
+        assert!(
+            subscription_delivery_partitions(&sub, false)
+                .contains(&subscription_deliveries(&sub, &dlv))
+        );
+        assert!(
+            subscription_delivery_partitions(&sub, true).contains(&failed_deliveries(&sub, &dlv))
+        );
+        assert_eq!(tenant_subscriptions(&tenant), "T#ford-anytown#SUB");
         assert_eq!(Listed::ApiKeys.of_tenant(&tenant), "T#ford-anytown#KEY");
         assert_eq!(Listed::Subscriptions.of_everyone(), "SUB");
         assert_eq!(Listed::ApiKeys.of_everyone(), "KEY");

@@ -2,17 +2,25 @@
 //! `deliveries`, `api_keys`, `idempotency`) over shared keys (`keys`), item codecs (`codec`) and
 //! index queries (`query`); `provision` creates the table, `stream` reads its stream records.
 //!
-//! Key design (`pk`, `sk` strings; two GSIs with `gsi1pk`/`gsi1sk`, `gsi2pk`/`gsi2sk`, both
-//! projecting all attributes; `ttl` in epoch seconds), every shape spelled in `keys`:
+//! Key design (`pk`, `sk` strings; three GSIs with `gsiNpk`/`gsiNsk`; `ttl` in epoch seconds),
+//! every shape spelled in `keys`. gsi1 and gsi2 project only `keys::PROJECTED` (what listing
+//! subscriptions and keys reads, and what never changes on a delivery), gsi3 is sparse and
+//! keys-only. No write on the hot path (ingest, fan-out, attempts) goes to a partition that every
+//! event, tenant or status shares: the outbox is spread over 32 partitions, an event's
+//! deliveries over 16, a subscription's over 4 (BENCHMARKS.md has the arithmetic).
 //!
-//! | item | pk | sk | gsi1 | gsi2 |
-//! |---|---|---|---|---|
-//! | subscription | `SUB#{id}` | `#` | `T#{tenant}#SUB`, id | `SUB`, id |
-//! | event | `EVT#{id}` | `#` | `OUTBOX`, id (only until fanned out) | |
-//! | delivery | `DLV#{id}` | `#` | `EVT#{event}#DLV`, id | `SUB#{sub}#DLV`, id |
-//! | delivery guard | `EVT#{event}` | `DLV#{sub}` | | |
-//! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id |
-//! | idempotency key | `IDEM#{key}` | `#` | | |
+//! | item | pk | sk | gsi1 | gsi2 | gsi3 |
+//! |---|---|---|---|---|---|
+//! | subscription | `SUB#{id}` | `#` | `T#{tenant}#SUB`, id | `SUB`, id | |
+//! | event | `EVT#{id}` | `#` | | | `OUTBOX#{nn}`, id (until fanned out) |
+//! | delivery | `DLV#{id}` | `#` | `EVT#{event}#DLV#{nn}`, id | `SUB#{sub}#DLV#{n}`, id | `SUB#{sub}#FAILED#{n}`, id (while failed) |
+//! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id | |
+//! | idempotency key | `IDEM#{key}` | `#` | | | |
+//!
+//! A delivery's id is fixed by its (event, subscription) (`DeliveryId::of`), carries its
+//! event's time, and so sorts the listings in time order; time windows are ranges of ids. The
+//! `SUB` and `KEY` partitions of gsi2 (every tenant's subscriptions and keys, for the admin's
+//! listings) are written only when a subscription or key is created or changed.
 //!
 //! Event items also carry `event_type`, which the notify function's stream filter matches.
 //!
@@ -20,19 +28,20 @@
 //! - get a subscription, event, delivery or key by id: one `GetItem` (strongly consistent);
 //! - fan-out candidates of a tenant, list/count a tenant's subscriptions: one `Query` on gsi1
 //!   (`subscriptions`, `query`);
-//! - deliveries of an event / of a subscription, oldest first after a cursor: `Query` on gsi1 /
-//!   gsi2 (status and time window as filters; `deliveries`);
-//! - create a delivery exactly once per (event, subscription): one `TransactWriteItems` of the
-//!   guard (conditional) and the delivery; a repeat costs one more `GetItem` of the guard and one
-//!   of the delivery (`deliveries`);
-//! - record an attempt: one `UpdateItem` appending to the delivery's attempts (the failure
-//!   notification, when there is one, in the same `TransactWriteItems`; `deliveries`);
+//! - deliveries of an event / of a subscription / failed ones of a subscription, oldest first
+//!   within a time window and after a cursor: one `Query` per shard (concurrently) on gsi1 /
+//!   gsi2 / gsi3, then `BatchGetItem` of the page (`deliveries`, `query`);
+//! - create a delivery exactly once per (event, subscription): one `PutItem` conditional on the
+//!   id being new; a repeat is answered with the stored item (`deliveries`);
+//! - claim an attempt, record it: one conditional `UpdateItem` each, appending the attempt; the
+//!   failure notification, when there is one, in the same `TransactWriteItems` (`deliveries`);
 //! - create under an `Idempotency-Key`: one `GetItem` of the key's response (a replay stops
 //!   there), then one `TransactWriteItems` of the new item and the response, conditional on the
 //!   key holding none (`idempotency`).
 //!
-//! The event outbox index (gsi1 `OUTBOX`) lets a poller find events not yet fanned out, as the
-//! local AWS mode does; on AWS the table's stream triggers fan-out (`stream` decodes its records).
+//! The outbox (gsi3 `OUTBOX#nn`) lets a poller find events not yet fanned out, as the local AWS
+//! mode does and the sweep does on AWS; there the table's stream triggers fan-out (`stream`
+//! decodes its records).
 
 mod api_keys;
 mod codec;

@@ -1,9 +1,9 @@
-//! Creating the table as the templates declare it (keys, both indexes projecting everything,
-//! the stream of new images, TTL on `ttl`), for local runs and tests; deployments get it from
-//! the templates.
+//! Creating the table as the templates declare it (keys; gsi1 and gsi2 projecting the listed
+//! attributes, gsi3 keys only; the stream of new images; TTL on `ttl`), for local runs and
+//! tests; deployments get it from the templates.
 
 use super::DynamoStore;
-use super::keys::{GSI1, GSI2};
+use super::keys::{GSI1, GSI2, GSI3, PROJECTED};
 use crate::sdk_error;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -39,32 +39,40 @@ impl DynamoStore {
                 .build()
                 .expect("complete key")
         };
-        let gsi = |name: &str| {
+        let gsi = |name: &str, projection: Projection| {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(&format!("{name}pk"), KeyType::Hash))
                 .key_schema(key(&format!("{name}sk"), KeyType::Range))
-                .projection(
-                    Projection::builder()
-                        .projection_type(ProjectionType::All)
-                        .build(),
-                )
+                .projection(projection)
                 .build()
                 .expect("complete index")
         };
+        let listed = || {
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .set_non_key_attributes(Some(PROJECTED.map(String::from).to_vec()))
+                .build()
+        };
+        let keys_only = Projection::builder()
+            .projection_type(ProjectionType::KeysOnly)
+            .build();
         client
             .create_table()
             .table_name(table)
             .billing_mode(BillingMode::PayPerRequest)
             .set_attribute_definitions(Some(
-                ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"]
-                    .map(attr)
-                    .to_vec(),
+                [
+                    "pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk",
+                ]
+                .map(attr)
+                .to_vec(),
             ))
             .key_schema(key("pk", KeyType::Hash))
             .key_schema(key("sk", KeyType::Range))
-            .global_secondary_indexes(gsi(GSI1))
-            .global_secondary_indexes(gsi(GSI2))
+            .global_secondary_indexes(gsi(GSI1, listed()))
+            .global_secondary_indexes(gsi(GSI2, listed()))
+            .global_secondary_indexes(gsi(GSI3, keys_only))
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)

@@ -1,21 +1,71 @@
-//! Reading index partitions: in id order after a cursor, optionally filtered, and counted. A
-//! filtered query cannot use DynamoDB's `Limit` (it limits items read, not matched), so it pages
-//! until enough items matched.
+//! Reading index partitions: in sort-key order within a key range, one partition or several
+//! (the shards of one listing) merged, and counted; and reading the items an index lists with
+//! `BatchGetItem`.
 
 use super::DynamoStore;
-use super::codec::{Item, s};
+use super::codec::{Item, key, s};
 use super::keys::{self, GSI1, GSI2};
 use crate::sdk_error;
-use aws_sdk_dynamodb::types::{AttributeValue as AV, Select};
+use aws_sdk_dynamodb::types::{AttributeValue as AV, KeysAndAttributes, Select};
 use hookline_core::TenantId;
-use hookline_core::error::Result;
+use hookline_core::error::{Error, Result};
 use std::collections::HashMap;
 
-/// A query filter: expression, attribute-name aliases, values.
-pub(super) struct Filter {
-    pub expression: String,
-    pub names: HashMap<String, String>,
-    pub values: HashMap<String, AV>,
+/// Items one `Query` page is asked for: DynamoDB needs a positive `Limit`.
+const PAGE: usize = 1000;
+/// Keys one `BatchGetItem` takes.
+const BATCH_GET: usize = 100;
+
+/// A range of sort keys: after a cursor (exclusive), from a bound (inclusive), up to a bound
+/// (inclusive). Empty bounds read the whole partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct KeyRange {
+    pub after: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+impl KeyRange {
+    pub fn after(cursor: Option<String>) -> Self {
+        KeyRange {
+            after: cursor,
+            ..KeyRange::default()
+        }
+    }
+
+    /// The lower bound, and whether it is exclusive (a cursor).
+    fn lower(&self) -> Option<(&str, bool)> {
+        match (&self.after, &self.from) {
+            (Some(a), Some(f)) if a < f => Some((f, false)),
+            (Some(a), _) => Some((a, true)),
+            (None, Some(f)) => Some((f, false)),
+            (None, None) => None,
+        }
+    }
+
+    /// The key condition on `{index}sk` and its values; `None` when the range is empty.
+    fn condition(&self, sk: &str) -> Option<(Option<String>, HashMap<String, AV>)> {
+        let mut values = HashMap::new();
+        let condition = match (self.lower(), &self.to) {
+            (None, None) => None,
+            (Some((lo, exclusive)), None) => {
+                values.insert(":lo".to_string(), s(lo));
+                Some(format!("{sk} {} :lo", if exclusive { ">" } else { ">=" }))
+            }
+            (None, Some(hi)) => {
+                values.insert(":hi".to_string(), s(hi.clone()));
+                Some(format!("{sk} <= :hi"))
+            }
+            (Some((lo, _)), Some(hi)) if lo > hi.as_str() => return None,
+            (Some((lo, _)), Some(hi)) => {
+                // BETWEEN is inclusive: an exclusive cursor is dropped from the page.
+                values.insert(":lo".to_string(), s(lo));
+                values.insert(":hi".to_string(), s(hi.clone()));
+                Some(format!("{sk} BETWEEN :lo AND :hi"))
+            }
+        };
+        Some((condition, values))
+    }
 }
 
 /// The index partition that lists one kind of item: of one tenant on gsi1, of every tenant on
@@ -27,50 +77,55 @@ pub(super) fn listing(kind: keys::Listed, tenant_id: Option<&TenantId>) -> (&'st
     }
 }
 
+/// The sort key an index entry has on `index`.
+pub(super) fn sort_key<'a>(entry: &'a Item, index: &str) -> &'a str {
+    entry
+        .get(&format!("{index}sk"))
+        .and_then(|v| v.as_s().ok())
+        .map_or("", String::as_str)
+}
+
 impl DynamoStore {
-    /// Queries an index partition in order, after a cursor, with an optional filter, until
-    /// `limit` items matched or the partition ends.
+    /// Queries an index partition in sort-key order within `range`, until `limit` entries or
+    /// the partition ends.
     pub(super) async fn query_index(
         &self,
         index: &str,
         partition: String,
-        after: Option<String>,
-        filter: Option<Filter>,
+        range: &KeyRange,
         limit: usize,
     ) -> Result<Vec<Item>> {
+        let sk = format!("{index}sk");
+        let Some((on_sort_key, mut values)) = range.condition(&sk) else {
+            return Ok(Vec::new());
+        };
+        values.insert(":p".to_string(), s(partition));
+        let condition = match on_sort_key {
+            Some(c) => format!("{index}pk = :p AND {c}"),
+            None => format!("{index}pk = :p"),
+        };
+        let exclusive = range.lower().filter(|(_, x)| *x).map(|(lo, _)| lo);
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut values = HashMap::from([(":p".to_string(), s(partition.clone()))]);
-            // DynamoDB refuses empty key values: without a cursor, the whole partition.
-            let condition = match &after {
-                Some(a) => {
-                    values.insert(":a".to_string(), s(a.clone()));
-                    format!("{index}pk = :p AND {index}sk > :a")
-                }
-                None => format!("{index}pk = :p"),
-            };
-            let mut q = self
+            let page = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(index)
-                .key_condition_expression(condition)
-                .set_exclusive_start_key(start.take());
-            if let Some(f) = &filter {
-                q = q
-                    .filter_expression(&f.expression)
-                    .set_expression_attribute_names(Some(f.names.clone()));
-                values.extend(f.values.clone());
-            } else {
-                q = q.limit((limit - out.len()) as i32);
-            }
-            let page = q
-                .set_expression_attribute_values(Some(values))
+                .key_condition_expression(&condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_exclusive_start_key(start.take())
+                .limit((limit - out.len()).min(PAGE) as i32 + 1)
                 .send()
                 .await
                 .map_err(|e| sdk_error("dynamodb", e))?;
-            out.extend(page.items().iter().cloned());
+            out.extend(
+                page.items()
+                    .iter()
+                    .filter(|i| Some(sort_key(i, index)) != exclusive)
+                    .cloned(),
+            );
             match page.last_evaluated_key() {
                 Some(k) if out.len() < limit => start = Some(k.clone()),
                 _ => break,
@@ -78,6 +133,79 @@ impl DynamoStore {
         }
         out.truncate(limit);
         Ok(out)
+    }
+
+    /// The first `limit` entries of several partitions of `index` (the shards of one listing)
+    /// within `range`, merged in sort-key order. Each shard is read concurrently, at most
+    /// `limit` entries from each.
+    pub(super) async fn query_shards(
+        &self,
+        index: &str,
+        partitions: Vec<String>,
+        range: &KeyRange,
+        limit: usize,
+    ) -> Result<Vec<Item>> {
+        let pages = futures::future::try_join_all(
+            partitions
+                .into_iter()
+                .map(|p| self.query_index(index, p, range, limit)),
+        )
+        .await?;
+        let mut merged: Vec<Item> = pages.into_iter().flatten().collect();
+        merged.sort_by(|a, b| sort_key(a, index).cmp(sort_key(b, index)));
+        merged.truncate(limit);
+        Ok(merged)
+    }
+
+    /// The items alone in partitions `pks`, in that order, read strongly consistent with
+    /// `BatchGetItem` (100 keys a request, unprocessed keys asked again); a missing item (gone
+    /// with its TTL) is left out.
+    pub(super) async fn get_many(&self, pks: &[String]) -> Result<Vec<Item>> {
+        let mut found: HashMap<String, Item> = HashMap::new();
+        for chunk in pks.chunks(BATCH_GET) {
+            let mut wanted = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(chunk.iter().map(|pk| key(pk.clone())).collect()))
+                    .consistent_read(true)
+                    .build()
+                    .expect("complete keys"),
+            );
+            let mut rounds = 0;
+            while let Some(keys) = wanted.take() {
+                rounds += 1;
+                if rounds > 8 {
+                    return Err(Error::internal(
+                        "dynamodb: BatchGetItem kept keys unprocessed",
+                    ));
+                }
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, keys)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("dynamodb", e))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
+                        found.insert(pk.clone(), item.clone());
+                    }
+                }
+                wanted = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if wanted.is_some() {
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << rounds)).await;
+                }
+            }
+        }
+        Ok(pks.iter().filter_map(|pk| found.remove(pk)).collect())
     }
 
     /// Counts a partition's items without reading them out (`Select::Count`, paged).

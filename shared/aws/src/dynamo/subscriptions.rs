@@ -4,7 +4,7 @@
 use super::DynamoStore;
 use super::codec::{from_json, key, subscription_item};
 use super::keys::{self, GSI1, Listed};
-use super::query::listing;
+use super::query::{KeyRange, listing};
 use crate::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
@@ -73,7 +73,12 @@ impl SubscriptionStore for DynamoStore {
     ) -> Result<Vec<Subscription>> {
         let (index, partition) = listing(Listed::Subscriptions, tenant_id);
         let items = self
-            .query_index(index, partition, after.map(|a| a.to_string()), None, limit)
+            .query_index(
+                index,
+                partition,
+                &KeyRange::after(after.map(|a| a.to_string())),
+                limit,
+            )
             .await?;
         items.iter().map(from_json).collect()
     }
@@ -83,8 +88,7 @@ impl SubscriptionStore for DynamoStore {
             .query_index(
                 GSI1,
                 keys::tenant_subscriptions(tenant_id),
-                None,
-                None,
+                &KeyRange::default(),
                 usize::MAX,
             )
             .await?;

@@ -117,6 +117,7 @@ impl Hookline {
         };
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
             expected: delivery.version(),
             carrier: Some(carrier.to_string()),
             at,
@@ -163,6 +164,7 @@ impl Hookline {
         let attempts = delivery.version().attempts + u32::from(attempt.is_some());
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
             expected: delivery.version(),
             carrier: carrier.map(str::to_string),
             at: now,
@@ -245,6 +247,7 @@ impl Hookline {
         }
         let update = DeliveryUpdate {
             delivery_id: delivery.id.clone(),
+            subscription_id: delivery.subscription_id.clone(),
             expected: delivery.version(),
             carrier: Some(claim.by),
             at: attempt.at,

@@ -62,6 +62,7 @@ impl Hookline {
                 }
                 let reopened = DeliveryUpdate {
                     delivery_id: delivery.id.clone(),
+                    subscription_id: delivery.subscription_id.clone(),
                     expected: delivery.version(),
                     carrier: None,
                     at: now,

@@ -7,15 +7,17 @@ use crate::event::Event;
 use crate::ids::{DeliveryId, EventId, SubscriptionId};
 use async_trait::async_trait;
 
-/// Which deliveries to list: those of one event or of one subscription, oldest first.
+/// Which deliveries to list: those of one event or of one subscription, oldest first. Delivery
+/// ids sort by the time their event was accepted, so `since` and `until` select deliveries of
+/// events accepted in that window: a range of ids, which every store reads as a key range.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryQuery {
     pub event_id: Option<EventId>,
     pub subscription_id: Option<SubscriptionId>,
     pub status: Option<DeliveryStatus>,
-    /// Created at or after this time.
+    /// Of events accepted at or after this time.
     pub since: Option<Timestamp>,
-    /// Created before this time.
+    /// Of events accepted before this time.
     pub until: Option<Timestamp>,
     pub after: Option<DeliveryId>,
     pub limit: usize,

@@ -222,7 +222,7 @@ impl DeliveryStore for SqliteStore {
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries \
                      WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR subscription_id = ?2) \
                      AND (?3 IS NULL OR status = ?3) AND id > ?4 \
-                     AND (?6 IS NULL OR created_at >= ?6) AND (?7 IS NULL OR created_at < ?7) \
+                     AND (?6 IS NULL OR id >= ?6) AND (?7 IS NULL OR id <= ?7) \
                      ORDER BY id LIMIT ?5"
                 ))?;
                 let mut items: Vec<Delivery> = stmt
@@ -233,8 +233,10 @@ impl DeliveryStore for SqliteStore {
                             q.status.map(|s| s.as_str()),
                             q.after.as_ref().map(|a| a.as_str()).unwrap_or(""),
                             q.limit as i64,
-                            q.since.map(Timestamp::millis),
-                            q.until.map(Timestamp::millis),
+                            q.since
+                                .map(|t| DeliveryId::lower_bound(t.millis()).to_string()),
+                            q.until
+                                .map(|t| DeliveryId::last_before(t.millis()).to_string()),
                         ],
                         delivery_row,
                     )?
