@@ -47,6 +47,7 @@ mod api_keys;
 mod codec;
 mod deliveries;
 mod events;
+pub mod footprint;
 mod idempotency;
 pub mod keys;
 mod provision;
