@@ -121,7 +121,15 @@ async fn exhausted_delivery_lands_in_the_sqs_dead_letter_queue_and_is_notified()
         .wait_deliveries(&event_id, WAIT, |d| all_status(d, "failed"))
         .await;
     assert_eq!(ds[0]["attempts"].as_array().unwrap().len(), 2);
-    let dlq = hl.hookline.queue.list_dead_letters(10).await.unwrap();
+    // The record is written before the job moves to the dead-letter queue: wait for it there.
+    let mut dlq = Vec::new();
+    for _ in 0..50 {
+        dlq = hl.hookline.queue.list_dead_letters(10).await.unwrap();
+        if !dlq.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(dlq.len(), 1, "{dlq:?}");
     assert!(dlq[0].body.contains(ds[0]["id"].as_str().unwrap()));
     assert!(dlq[0].reason.contains("HTTP 503"), "{}", dlq[0].reason);

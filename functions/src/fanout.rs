@@ -2,9 +2,9 @@
 //! outbox is fanned out; every 5 minutes the sweep schedule fans out what the stream did not.
 
 use crate::BoxError;
-use crate::stream::{each_record, stored_event};
+use crate::stream::stored_event;
 use aws_lambda_events::event::dynamodb::Event as DynamoDbEvent;
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use hookline_core::Hookline;
 use std::time::Duration;
 
@@ -36,18 +36,37 @@ pub async fn handle_fanout(
     Ok(serde_json::to_value(handle_stream(hookline, event).await)?)
 }
 
-/// A record that fails is reported (by sequence number), so the stream retries from it;
-/// fan-out is idempotent, so the retry creates no second delivery.
+/// The batch's events are fanned out together ([`Hookline::fan_out_batch`]); the first record
+/// that fails (unreadable, or its event not fanned out) is reported by sequence number, so the
+/// stream retries from it. Fan-out is idempotent, so the retry creates no second delivery.
 pub async fn handle_stream(hookline: &Hookline, event: DynamoDbEvent) -> DynamoDbEventResponse {
-    each_record(event, "fan-out", |record| async move {
-        match stored_event(&record)? {
-            Some(stored) if stored.awaiting_fanout => hookline
-                .fan_out(&stored.event)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            _ => Ok(()),
+    let mut events = Vec::new();
+    let mut unreadable = None;
+    for record in event.records {
+        let sequence_number = record.change.sequence_number.clone();
+        match stored_event(&record) {
+            Ok(Some(stored)) if stored.awaiting_fanout => {
+                events.push((sequence_number, stored.event))
+            }
+            Ok(_) => {}
+            Err(e) => {
+                unreadable = Some((sequence_number, e));
+                break;
+            }
         }
-    })
-    .await
+    }
+    let batch: Vec<_> = events.iter().map(|(_, e)| e.clone()).collect();
+    let report = hookline.fan_out_batch(&batch).await;
+    let failed = match report.error {
+        Some(e) => Some((events[report.done].0.clone(), e.to_string())),
+        None => unreadable,
+    };
+    let mut response = DynamoDbEventResponse::default();
+    if let Some((sequence_number, error)) = failed {
+        tracing::error!(%error, sequence_number = ?sequence_number, "fan-out failed; the stream will retry");
+        let mut failure = DynamoDbBatchItemFailure::default();
+        failure.item_identifier = sequence_number;
+        response.batch_item_failures.push(failure);
+    }
+    response
 }

@@ -1,49 +1,146 @@
 //! Fan-out: one stored event becomes one delivery and one queued job per matching subscription.
-//! Safe to repeat: deliveries are unique per (event, subscription), and the event is marked done
+//! Safe to repeat: deliveries are unique per (event, subscription), and an event is marked done
 //! only after its jobs are queued, so a crash means a repeat, never a loss. A repeat queues a job
 //! only for a delivery that no job has started yet; any copy that makes is dropped by the retry
 //! chain ([`super::chain`]) once the first has claimed its attempt, so a delivery that is being
 //! attempted, backing off or finished never gets a second chain.
+//!
+//! A batch of events (a stream batch, a poll of the outbox) is fanned out together: each
+//! tenant's subscriptions are read once, matched in memory, the deliveries created
+//! [`CREATE_CONCURRENCY`] at a time, and the jobs of the whole batch sent in full batches.
 
 use super::job::Job;
 use crate::delivery::{Delivery, DeliveryStatus};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::hookline::Hookline;
 use crate::matching::matches;
 use crate::ports::Enqueue;
+use crate::subscription::Subscription;
+use crate::tenant::TenantId;
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
+
+/// Deliveries created at once, and job batches sent at once: 10,000 deliveries of one event
+/// take 10,000 / 64 round trips of a few milliseconds (BENCHMARKS.md, fan-out).
+pub const CREATE_CONCURRENCY: usize = 64;
 
 /// Whether no job has claimed an attempt of the delivery yet: only then may fan-out queue one.
 fn unstarted(d: &Delivery) -> bool {
     d.status == DeliveryStatus::Pending && d.attempts.is_empty() && d.carrier.is_none()
 }
 
+/// What fanning out a batch did: the first `done` events are fanned out (their jobs queued and
+/// their outbox entries removed); `error` stopped the next one, which is retried with every
+/// event after it.
+#[derive(Debug)]
+pub struct FanOutReport {
+    pub done: usize,
+    pub jobs: usize,
+    pub error: Option<Error>,
+}
+
 impl Hookline {
     /// Fans out one event; returns how many jobs were queued.
     pub async fn fan_out(&self, event: &Event) -> Result<usize> {
+        let report = self.fan_out_batch(std::slice::from_ref(event)).await;
+        match report.error {
+            Some(e) => Err(e),
+            None => Ok(report.jobs),
+        }
+    }
+
+    /// Fans out `events` in order, as far as it can (see [`FanOutReport`]).
+    pub async fn fan_out_batch(&self, events: &[Event]) -> FanOutReport {
         let now = self.clock.now();
-        let candidates = self
-            .store
-            .subscriptions_for_tenant(&event.tenant_id)
-            .await?;
-        let mut jobs = Vec::new();
-        for sub in candidates.iter().filter(|s| matches(s, event)) {
-            let stored = self
-                .store
-                .create_delivery(&Delivery::new(event, sub, now))
-                .await?;
-            if unstarted(&stored) {
-                jobs.push(Enqueue::now(Job::first(stored.id)));
+        let mut error = None;
+        // Each tenant's subscriptions, once per batch.
+        let mut by_tenant: HashMap<&TenantId, Vec<Subscription>> = HashMap::new();
+        let mut limit = events.len();
+        for (i, e) in events.iter().enumerate() {
+            if by_tenant.contains_key(&e.tenant_id) {
+                continue;
+            }
+            match self.store.subscriptions_for_tenant(&e.tenant_id).await {
+                Ok(subs) => {
+                    by_tenant.insert(&e.tenant_id, subs);
+                }
+                Err(err) => {
+                    (limit, error) = (i, Some(err));
+                    break;
+                }
             }
         }
-        for chunk in jobs.chunks(self.queue.limits().max_batch) {
-            self.queue.send_batch(chunk).await?;
+        let wanted: Vec<(usize, Delivery)> = events[..limit]
+            .iter()
+            .enumerate()
+            .flat_map(|(i, e)| {
+                by_tenant[&e.tenant_id]
+                    .iter()
+                    .filter(|s| matches(s, e))
+                    .map(move |s| (i, Delivery::new(e, s, now)))
+            })
+            .collect();
+        let created: Vec<(usize, Result<Delivery>)> = futures::stream::iter(wanted)
+            .map(|(i, d)| async move { (i, self.store.create_delivery(&d).await) })
+            .buffer_unordered(CREATE_CONCURRENCY)
+            .collect()
+            .await;
+        if let Some((i, Err(_))) = created
+            .iter()
+            .filter(|(i, r)| r.is_err() && *i < limit)
+            .min_by_key(|(i, _)| *i)
+        {
+            limit = *i;
         }
-        // A local run publishes failure notifications here; on AWS the notify function does.
-        self.notify(event).await?;
-        self.store.mark_fanned_out(&event.id).await?;
-        tracing::debug!(event_id = %event.id, tenant_id = %event.tenant_id, jobs = jobs.len(), "event fanned out");
-        Ok(jobs.len())
+        let mut jobs = Vec::new();
+        for (i, result) in created {
+            match result {
+                Ok(stored) if i < limit && unstarted(&stored) => {
+                    jobs.push(Enqueue::now(Job::first(stored.id)))
+                }
+                Ok(_) => {}
+                Err(e) if i == limit => error = Some(e),
+                Err(_) => {}
+            }
+        }
+        let chunks: Vec<Vec<Enqueue>> = jobs
+            .chunks(self.queue.limits().max_batch)
+            .map(<[Enqueue]>::to_vec)
+            .collect();
+        let sent = futures::stream::iter(chunks)
+            .map(|chunk| async move { self.queue.send_batch(&chunk).await })
+            .buffer_unordered(CREATE_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await;
+        if let Err(e) = sent {
+            return FanOutReport {
+                done: 0,
+                jobs: 0,
+                error: Some(e),
+            };
+        }
+        // Marked in order: a failure leaves it and every later event to the retry.
+        for (i, event) in events[..limit].iter().enumerate() {
+            // A local run publishes failure notifications here; on AWS the notify function does.
+            let marked = match self.notify(event).await {
+                Ok(_) => self.store.mark_fanned_out(&event.id).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = marked {
+                return FanOutReport {
+                    done: i,
+                    jobs: jobs.len(),
+                    error: Some(e),
+                };
+            }
+        }
+        tracing::debug!(events = limit, jobs = jobs.len(), "events fanned out");
+        FanOutReport {
+            done: limit,
+            jobs: jobs.len(),
+            error,
+        }
     }
 
     /// Fans out the events that have waited in the outbox for `min_age` or longer, up to
@@ -53,23 +150,31 @@ impl Hookline {
     pub async fn fan_out_stale(&self, min_age: std::time::Duration, limit: usize) -> Result<usize> {
         let cutoff = self.clock.now().minus(min_age);
         // The outbox lists the oldest first.
-        let events = self.store.events_awaiting_fanout(limit).await?;
-        let mut swept = 0;
-        for event in events.iter().filter(|e| e.timestamp <= cutoff) {
+        let stale: Vec<Event> = self
+            .store
+            .events_awaiting_fanout(limit)
+            .await?
+            .into_iter()
+            .filter(|e| e.timestamp <= cutoff)
+            .collect();
+        for event in &stale {
             tracing::warn!(event_id = %event.id, tenant_id = %event.tenant_id, "fanning out an event the stream did not");
-            self.fan_out(event).await?;
-            swept += 1;
         }
-        Ok(swept)
+        let report = self.fan_out_batch(&stale).await;
+        match report.error {
+            Some(e) => Err(e),
+            None => Ok(stale.len()),
+        }
     }
 
     /// Fans out every event waiting in the outbox, up to `limit`; returns how many events.
     pub async fn fan_out_pending(&self, limit: usize) -> Result<usize> {
         let events = self.store.events_awaiting_fanout(limit).await?;
-        for event in &events {
-            self.fan_out(event).await?;
+        let report = self.fan_out_batch(&events).await;
+        match report.error {
+            Some(e) => Err(e),
+            None => Ok(events.len()),
         }
-        Ok(events.len())
     }
 }
 
