@@ -55,9 +55,12 @@ fn claim(id: &DeliveryId, attempts: u32, by: &str, at: i64) -> Claim {
 checks! {
     list for_each_delivery_check in deliveries;
 
-    pub async fn delivery_is_created_once_per_event_and_subscription(store: &dyn DeliveryStore) {
+    /// Needs the whole store: an event's deliveries are those of its tenant's subscriptions.
+    pub async fn delivery_is_created_once_per_event_and_subscription(store: &dyn Store) {
         let dealer = tenant("dealer-1");
         let (e, s) = (event(&dealer), subscription(&dealer));
+        store.insert_event(&e, true, None).await.unwrap();
+        store.insert_subscription(&s, None).await.unwrap();
         let first = store.create_delivery(&delivery(&e, &s)).await.unwrap();
         let again = store.create_delivery(&delivery(&e, &s)).await.unwrap();
         assert_eq!(

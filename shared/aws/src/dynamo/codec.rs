@@ -97,11 +97,6 @@ pub(super) fn delivery_item(d: &Delivery, ttl: AV) -> Item {
         ("attempt_base", n(d.attempt_base as i64)),
         ("attempts", AV::L(vec![])),
         (
-            "gsi1pk",
-            s(keys::event_deliveries(&d.event_id, &d.subscription_id)),
-        ),
-        ("gsi1sk", s(d.id.as_str())),
-        (
             "gsi2pk",
             s(keys::subscription_deliveries(&d.subscription_id, &d.id)),
         ),

@@ -1,13 +1,14 @@
 //! Deliveries on the table: created once per (event, subscription) by one conditional `PutItem`
 //! of the id both determine, claimed and updated in place with each attempt appended, every
-//! change conditional on the status and attempt count it was computed from. Listed per event on
-//! gsi1 and per subscription on gsi2 (each spread over shards, projecting only what never
-//! changes, so an attempt rewrites no index copy), and per subscription while failed on the
-//! sparse gsi3; a listing reads the index in id (time) order within a key range, then the items.
+//! change conditional on the status and attempt count it was computed from. Listed per
+//! subscription on gsi2 (spread over shards, projecting only what never changes, so an attempt
+//! rewrites no index copy) and, while failed, on the sparse gsi3: a listing reads the index in
+//! id (time) order within a key range, then the items. An event's deliveries need no index:
+//! their ids follow from the event and its tenant's subscriptions.
 
 use super::DynamoStore;
 use super::codec::{Item, delivery_from, delivery_item, key, n, s, to_json};
-use super::keys::{self, GSI1, GSI2, GSI3};
+use super::keys::{self, GSI2, GSI3};
 use super::query::KeyRange;
 use crate::sdk_error;
 use async_trait::async_trait;
@@ -20,8 +21,10 @@ use hookline_core::delivery::DeliveryStatus;
 use hookline_core::delivery::{Claim, Delivery, DeliveryUpdate, DeliveryVersion};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
-use hookline_core::ids::DeliveryId;
-use hookline_core::ports::{DeliveryLimits, DeliveryQuery, DeliveryStore, Written};
+use hookline_core::ids::{DeliveryId, EventId};
+use hookline_core::ports::{
+    DeliveryLimits, DeliveryQuery, DeliveryStore, EventStore, SubscriptionStore, Written,
+};
 use std::collections::HashMap;
 
 /// The condition that the delivery is still at `v`: its status and its number of attempts.
@@ -133,6 +136,85 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .expect("complete put")
+    }
+
+    /// A subscription's deliveries (or failed ones) from the shards of `index`, a page of ids
+    /// at a time, until `q.limit` match or the range ends.
+    async fn indexed_deliveries(
+        &self,
+        index: &str,
+        partitions: Vec<String>,
+        q: &DeliveryQuery,
+    ) -> Result<Vec<Delivery>> {
+        let mut range = listing_range(q);
+        let mut out = Vec::new();
+        let page = q.limit.max(1);
+        loop {
+            let entries = self
+                .query_shards(index, partitions.clone(), &range, page)
+                .await?;
+            let pks: Vec<String> = entries
+                .iter()
+                .filter_map(|e| e.get("pk").and_then(|v| v.as_s().ok()).cloned())
+                .collect();
+            self.keep_wanted(&pks, q, &mut out).await?;
+            match entries.last() {
+                Some(last) if entries.len() == page && out.len() < q.limit => {
+                    range.after = Some(super::query::sort_key(last, index).to_string());
+                }
+                _ => break,
+            }
+        }
+        out.truncate(q.limit);
+        Ok(out)
+    }
+
+    /// An event's deliveries, without an index: their ids are fixed by (event, subscription),
+    /// so they are the ids of the event with each of its tenant's subscriptions (a deleted
+    /// subscription's deliveries are no longer listed under the event), read in id order.
+    async fn event_deliveries(&self, e: &EventId, q: &DeliveryQuery) -> Result<Vec<Delivery>> {
+        let mut ids: Vec<DeliveryId> = match &q.subscription_id {
+            Some(sid) => vec![DeliveryId::of(e, sid)],
+            None => {
+                let Some(event) = self.get_event(e).await? else {
+                    return Ok(Vec::new());
+                };
+                self.subscriptions_for_tenant(&event.tenant_id)
+                    .await?
+                    .iter()
+                    .map(|s| DeliveryId::of(e, &s.id))
+                    .collect()
+            }
+        };
+        ids.sort();
+        let range = listing_range(q);
+        ids.retain(|id| range.contains(id.as_str()));
+        let mut out = Vec::new();
+        for chunk in ids.chunks(q.limit.max(1)) {
+            let pks: Vec<String> = chunk.iter().map(keys::delivery).collect();
+            self.keep_wanted(&pks, q, &mut out).await?;
+            if out.len() >= q.limit {
+                break;
+            }
+        }
+        out.truncate(q.limit);
+        Ok(out)
+    }
+
+    /// Reads the deliveries `pks` and keeps those the query asks for.
+    async fn keep_wanted(
+        &self,
+        pks: &[String],
+        q: &DeliveryQuery,
+        out: &mut Vec<Delivery>,
+    ) -> Result<()> {
+        for item in self.get_many(pks).await? {
+            let d = delivery_from(&item)?;
+            if wanted(q, &d) {
+                out.push(d);
+            }
+        }
+        Ok(())
     }
 
     /// One conditional `UpdateItem` of a delivery: `Stale` when its condition fails.
@@ -271,45 +353,20 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn list_deliveries(&self, q: &DeliveryQuery) -> Result<Vec<Delivery>> {
-        let (index, partitions) = match (&q.event_id, &q.subscription_id) {
-            (Some(e), Some(sid)) => (GSI1, vec![keys::event_deliveries(e, sid)]),
-            (Some(e), None) => (GSI1, keys::event_delivery_partitions(e)),
-            (None, Some(sid)) if q.status == Some(DeliveryStatus::Failed) => {
-                (GSI3, keys::subscription_delivery_partitions(sid, true))
+        match (&q.event_id, &q.subscription_id) {
+            (Some(e), _) => self.event_deliveries(e, q).await,
+            (None, Some(sid)) => {
+                let (index, partitions) = match q.status {
+                    Some(DeliveryStatus::Failed) => {
+                        (GSI3, keys::subscription_delivery_partitions(sid, true))
+                    }
+                    _ => (GSI2, keys::subscription_delivery_partitions(sid, false)),
+                };
+                self.indexed_deliveries(index, partitions, q).await
             }
-            (None, Some(sid)) => (GSI2, keys::subscription_delivery_partitions(sid, false)),
-            (None, None) => {
-                return Err(Error::internal(
-                    "listing deliveries needs an event or a subscription",
-                ));
-            }
-        };
-        let mut range = listing_range(q);
-        let mut out = Vec::new();
-        // Pages of the index until enough deliveries match or the range ends.
-        loop {
-            let page = q.limit.max(1);
-            let entries = self
-                .query_shards(index, partitions.clone(), &range, page)
-                .await?;
-            let pks: Vec<String> = entries
-                .iter()
-                .filter_map(|e| e.get("pk").and_then(|v| v.as_s().ok()).cloned())
-                .collect();
-            for item in self.get_many(&pks).await? {
-                let d = delivery_from(&item)?;
-                if wanted(q, &d) {
-                    out.push(d);
-                }
-            }
-            match entries.last() {
-                Some(last) if entries.len() == page && out.len() < q.limit => {
-                    range.after = Some(super::query::sort_key(last, index).to_string());
-                }
-                _ => break,
-            }
+            (None, None) => Err(Error::internal(
+                "listing deliveries needs an event or a subscription",
+            )),
         }
-        out.truncate(q.limit);
-        Ok(out)
     }
 }

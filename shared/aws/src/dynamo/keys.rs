@@ -5,12 +5,12 @@
 use hookline_core::TenantId;
 use hookline_core::ids::{ApiKeyId, DeliveryId, EventId, SubscriptionId};
 
-/// The index partitioned by owner: a tenant's subscriptions and keys, an event's deliveries.
-/// It projects only what listing subscriptions and keys reads and what never changes on a
-/// delivery, so recording an attempt writes no copy of it.
+/// The index partitioned by owner: a tenant's subscriptions and keys. It projects only what
+/// listing them reads.
 pub const GSI1: &str = "gsi1";
 /// The second index: every tenant's subscriptions and keys, a subscription's deliveries; the
-/// same projection as gsi1.
+/// same projection as gsi1, of which a delivery has only attributes that never change, so
+/// recording an attempt writes no copy of it.
 pub const GSI2: &str = "gsi2";
 /// The sparse, keys-only index: events waiting in the outbox and failed deliveries. An item is
 /// in it only while it waits (or stays failed).
@@ -40,9 +40,6 @@ const OUTBOX: &str = "OUTBOX#";
 /// Partitions the outbox is spread over: each takes ~1,000 writes/s and an event makes two
 /// (entering and leaving), so 32 carry 16,000 events/s (BENCHMARKS.md, partitions).
 pub const OUTBOX_SHARDS: u32 = 32;
-/// Partitions one event's deliveries are spread over: 10,000 deliveries of one event are
-/// indexed in 0.6 s of their capacity.
-pub const EVENT_SHARDS: u32 = 16;
 /// Partitions one subscription's deliveries (and its failed ones) are spread over: 4,000
 /// deliveries/s to one subscription.
 pub const SUBSCRIPTION_SHARDS: u32 = 4;
@@ -97,22 +94,6 @@ pub fn outbox_partitions() -> Vec<String> {
 /// Whether a gsi3 partition key puts an event in the outbox.
 pub fn in_outbox(gsi3pk: &str) -> bool {
     gsi3pk.starts_with(OUTBOX)
-}
-
-fn event_shard(event_id: &EventId, shard: u32) -> String {
-    format!("{EVENT}{event_id}#DLV#{shard:02}")
-}
-
-/// The gsi1 partition of an event's delivery to a subscription (spread by subscription).
-pub fn event_deliveries(event_id: &EventId, subscription_id: &SubscriptionId) -> String {
-    event_shard(event_id, shard(subscription_id.as_str(), EVENT_SHARDS))
-}
-
-/// Every gsi1 partition of an event's deliveries.
-pub fn event_delivery_partitions(event_id: &EventId) -> Vec<String> {
-    (0..EVENT_SHARDS)
-        .map(|i| event_shard(event_id, i))
-        .collect()
 }
 
 fn subscription_shard(subscription_id: &SubscriptionId, what: &str, shard: u32) -> String {
@@ -261,8 +242,6 @@ mod tests {
         assert_eq!(outbox_partitions().len(), OUTBOX_SHARDS as usize);
         assert!(in_outbox(&outbox(&evt)));
         assert!(!in_outbox(&failed_deliveries(&sub, &dlv)));
-        assert!(event_delivery_partitions(&evt).contains(&event_deliveries(&evt, &sub)));
-        assert!(event_deliveries(&evt, &sub).starts_with(&format!("EVT#evt_{ULID}#DLV#")));
         assert!(
             subscription_delivery_partitions(&sub, false)
                 .contains(&subscription_deliveries(&sub, &dlv))

@@ -6,19 +6,21 @@
 //! every shape spelled in `keys`. gsi1 and gsi2 project only `keys::PROJECTED` (what listing
 //! subscriptions and keys reads, and what never changes on a delivery), gsi3 is sparse and
 //! keys-only. No write on the hot path (ingest, fan-out, attempts) goes to a partition that every
-//! event, tenant or status shares: the outbox is spread over 32 partitions, an event's
-//! deliveries over 16, a subscription's over 4 (BENCHMARKS.md has the arithmetic).
+//! event, tenant or status shares: the outbox is spread over 32 partitions, a subscription's
+//! deliveries over 4, and an event's deliveries need no index at all (BENCHMARKS.md has the
+//! arithmetic).
 //!
 //! | item | pk | sk | gsi1 | gsi2 | gsi3 |
 //! |---|---|---|---|---|---|
 //! | subscription | `SUB#{id}` | `#` | `T#{tenant}#SUB`, id | `SUB`, id | |
 //! | event | `EVT#{id}` | `#` | | | `OUTBOX#{nn}`, id (until fanned out) |
-//! | delivery | `DLV#{id}` | `#` | `EVT#{event}#DLV#{nn}`, id | `SUB#{sub}#DLV#{n}`, id | `SUB#{sub}#FAILED#{n}`, id (while failed) |
+//! | delivery | `DLV#{id}` | `#` | | `SUB#{sub}#DLV#{n}`, id | `SUB#{sub}#FAILED#{n}`, id (while failed) |
 //! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id | |
 //! | idempotency key | `IDEM#{key}` | `#` | | | |
 //!
 //! A delivery's id is fixed by its (event, subscription) (`DeliveryId::of`), carries its
-//! event's time, and so sorts the listings in time order; time windows are ranges of ids. The
+//! event's time, and so sorts the listings in time order; time windows are ranges of ids. An
+//! event's deliveries are read by id: the event with each of its tenant's subscriptions. The
 //! `SUB` and `KEY` partitions of gsi2 (every tenant's subscriptions and keys, for the admin's
 //! listings) are written only when a subscription or key is created or changed.
 //!
@@ -28,9 +30,11 @@
 //! - get a subscription, event, delivery or key by id: one `GetItem` (strongly consistent);
 //! - fan-out candidates of a tenant, list/count a tenant's subscriptions: one `Query` on gsi1
 //!   (`subscriptions`, `query`);
-//! - deliveries of an event / of a subscription / failed ones of a subscription, oldest first
-//!   within a time window and after a cursor: one `Query` per shard (concurrently) on gsi1 /
-//!   gsi2 / gsi3, then `BatchGetItem` of the page (`deliveries`, `query`);
+//! - deliveries of a subscription / failed ones of a subscription, oldest first within a time
+//!   window and after a cursor: one `Query` per shard (concurrently) on gsi2 / gsi3, then
+//!   `BatchGetItem` of the page (`deliveries`, `query`);
+//! - deliveries of an event: `GetItem` of the event, the tenant's subscriptions (one `Query`),
+//!   `BatchGetItem` of their delivery ids (`deliveries`);
 //! - create a delivery exactly once per (event, subscription): one `PutItem` conditional on the
 //!   id being new; a repeat is answered with the stored item (`deliveries`);
 //! - claim an attempt, record it: one conditional `UpdateItem` each, appending the attempt; the

@@ -33,6 +33,13 @@ impl KeyRange {
         }
     }
 
+    /// Whether `key` is in the range.
+    pub fn contains(&self, key: &str) -> bool {
+        self.lower()
+            .is_none_or(|(lo, exclusive)| if exclusive { key > lo } else { key >= lo })
+            && self.to.as_ref().is_none_or(|hi| key <= hi.as_str())
+    }
+
     /// The lower bound, and whether it is exclusive (a cursor).
     fn lower(&self) -> Option<(&str, bool)> {
         match (&self.after, &self.from) {
