@@ -157,9 +157,9 @@ async fn one_event_fans_out_to_a_thousand_subscriptions_in_full_batches() {
     assert_eq!(
         rig.counter.take(),
         counts(&[
+            ("DynamoDB.DeleteItem", 1),
             ("DynamoDB.PutItem", 1_000),
             ("DynamoDB.Query", 1),
-            ("DynamoDB.UpdateItem", 1),
             ("SQS.SendMessageBatch", 100),
         ])
     );
@@ -190,9 +190,9 @@ async fn a_stream_batch_shares_one_read_per_tenant_and_full_job_batches() {
     assert_eq!(
         rig.counter.take(),
         counts(&[
+            ("DynamoDB.DeleteItem", 20),
             ("DynamoDB.PutItem", 20),
             ("DynamoDB.Query", 2),
-            ("DynamoDB.UpdateItem", 20),
             ("SQS.SendMessageBatch", 2),
         ]),
         "20 events of two tenants: one Query per tenant, 20 jobs in two full batches"

@@ -178,7 +178,7 @@ export class Hookline extends Construct {
     });
     // gsi1 and gsi2 project only what listing subscriptions and keys reads and what never changes
     // on a delivery, so recording an attempt writes no index copy; gsi3 is sparse and keys-only
-    // (events waiting in the outbox, failed deliveries).
+    // (failed deliveries).
     for (const gsi of ['gsi1', 'gsi2', 'gsi3']) {
       const listed = gsi !== 'gsi3';
       this.table.addGlobalSecondaryIndex({
@@ -332,7 +332,7 @@ export class Hookline extends Construct {
       filters: [
         lambda.FilterCriteria.filter({
           eventName: lambda.FilterRule.isEqual('INSERT'),
-          dynamodb: { NewImage: { gsi3pk: { S: lambda.FilterRule.beginsWith('OUTBOX#') } } },
+          dynamodb: { NewImage: { outbox: { S: lambda.FilterRule.beginsWith('OUTBOX#') } } },
         }),
       ],
     });

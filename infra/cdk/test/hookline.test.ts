@@ -355,7 +355,7 @@ describe('event sources', () => {
     assert.equal(m.BisectBatchOnFunctionError, true);
     assert.equal(m.MaximumRetryAttempts, -1);
     assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
-    assert.deepEqual(pattern(m), [{ eventName: ['INSERT'], dynamodb: { NewImage: { gsi3pk: { S: [{ prefix: 'OUTBOX#' }] } } } }]);
+    assert.deepEqual(pattern(m), [{ eventName: ['INSERT'], dynamodb: { NewImage: { outbox: { S: [{ prefix: 'OUTBOX#' }] } } } }]);
   });
 
   test('notify reads new hookline.delivery.failed events from the stream', () => {

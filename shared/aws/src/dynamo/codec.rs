@@ -68,19 +68,37 @@ pub(super) fn subscription_item(sub: &Subscription) -> Item {
     item
 }
 
-/// An event item; `fan_out` puts it in the outbox, whose entry the fan-out removes. `ttl` is
-/// when DynamoDB may drop it.
+/// An event item; with `fan_out` it is marked for the fan-out (and gets an outbox entry, written
+/// with it). `ttl` is when DynamoDB may drop it.
 pub(super) fn event_item(e: &Event, fan_out: bool, ttl: AV) -> Item {
     let mut item = key(keys::event(&e.id));
     item.insert("body".into(), s(to_json(e)));
     // For the notify function's stream filter (failure events only).
     item.insert("event_type".into(), s(&e.event_type));
     item.insert("ttl".into(), ttl);
+    // The stream's filter sends the event to fan-out by this attribute; it stays (an event is
+    // never rewritten), the outbox entry is what fan-out deletes.
     if fan_out {
-        item.insert("gsi3pk".into(), s(keys::outbox(&e.id)));
-        item.insert("gsi3sk".into(), s(e.id.as_str()));
+        item.insert("outbox".into(), s(keys::outbox(&e.id)));
     }
     item
+}
+
+/// An event's outbox entry: a small item of its own in one of the outbox partitions.
+pub(super) fn outbox_item(e: &Event, ttl: AV) -> Item {
+    HashMap::from([
+        ("pk".to_string(), s(keys::outbox(&e.id))),
+        ("sk".to_string(), s(e.id.as_str())),
+        ("ttl".to_string(), ttl),
+    ])
+}
+
+/// The key of an event's outbox entry.
+pub(super) fn outbox_key(id: &EventId) -> Item {
+    HashMap::from([
+        ("pk".to_string(), s(keys::outbox(id))),
+        ("sk".to_string(), s(id.as_str())),
+    ])
 }
 
 pub(super) fn delivery_item(d: &Delivery, ttl: AV) -> Item {

@@ -7,7 +7,7 @@
 //! their ids follow from the event and its tenant's subscriptions.
 
 use super::DynamoStore;
-use super::codec::{Item, delivery_from, delivery_item, key, n, s, to_json};
+use super::codec::{Item, delivery_from, delivery_item, key, n, outbox_item, s, to_json};
 use super::keys::{self, GSI2, GSI3};
 use super::query::KeyRange;
 use crate::sdk_error;
@@ -336,11 +336,17 @@ impl DeliveryStore for DynamoStore {
                     .build()
                     .expect("complete update");
                 let put = self.put_if_new(self.stored_event_item(event, true));
+                let entry = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(outbox_item(event, self.expires(event.timestamp))))
+                    .build()
+                    .expect("complete put");
                 let out = self
                     .client
                     .transact_write_items()
                     .transact_items(TransactWriteItem::builder().update(update).build())
                     .transact_items(TransactWriteItem::builder().put(put).build())
+                    .transact_items(TransactWriteItem::builder().put(entry).build())
                     .send()
                     .await;
                 match out {

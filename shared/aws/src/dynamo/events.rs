@@ -1,32 +1,39 @@
-//! Events on the table and the outbox: an event waiting for fan-out also sits in one of gsi3's
-//! 32 `OUTBOX#nn` partitions (keys only), and leaves it when its index keys are removed, so the
-//! outbox costs no extra item and no partition takes every event. A batch of events is written
-//! with `BatchWriteItem`, 25 items a request.
+//! Events on the table and the outbox: an event to be fanned out is written with a small outbox
+//! entry of its own in one of 32 `OUTBOX#nn` partitions (sort key the event id), which fan-out
+//! deletes. The event item is never rewritten: marking it done costs one delete of a small
+//! item, and no partition takes every event. Events (with their entries) are written with
+//! `BatchWriteItem`, 12 events (24 items) a request.
 
 use super::DynamoStore;
-use super::codec::{Item, event_item, from_json, key};
-use super::keys::{self, GSI3};
-use super::query::KeyRange;
+use super::codec::{Item, event_item, from_json, get_s, outbox_item, outbox_key};
+use super::keys;
+use super::query::{KeyRange, TABLE};
 use crate::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use hookline_core::clock::{Clock, SystemClock};
 use hookline_core::error::{Error, Result};
 use hookline_core::event::Event;
 use hookline_core::ids::EventId;
 use hookline_core::ports::{Created, EventStore, KeyedResponse};
 use std::time::Duration;
 
-/// Items one `BatchWriteItem` takes.
-const BATCH_WRITE: usize = 25;
+/// Events one `BatchWriteItem` takes: 25 items, two per event.
+const BATCH_EVENTS: usize = 12;
+/// How old an outbox entry whose event was never stored must be before it is deleted: the
+/// entry is written first, so a younger one may belong to an event being written.
+const ORPHAN_AGE_MS: i64 = 60_000;
 /// Sends of a chunk's unprocessed items (throttled) before they are reported as not stored.
 const BATCH_TRIES: u32 = 4;
 
-/// The event id a write request puts.
-fn id_of(w: &WriteRequest) -> Option<&str> {
-    w.put_request()
-        .and_then(|p| p.item().get("id"))
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
+/// The event a write request puts (its item, or its outbox entry).
+fn event_of(w: &WriteRequest) -> Option<String> {
+    let item = w.put_request()?.item();
+    let pk = get_s(item, "pk")?;
+    match keys::event_id_in(&pk) {
+        Some(id) => Some(id.to_string()),
+        None => get_s(item, "sk"),
+    }
 }
 
 impl DynamoStore {
@@ -35,17 +42,24 @@ impl DynamoStore {
         event_item(e, fan_out, self.expires(e.timestamp))
     }
 
-    /// Puts up to 25 new events in one `BatchWriteItem` (no condition is needed: their ids are
-    /// new), sending unprocessed items again after a short backoff; one result per event.
+    /// Puts up to 12 new events and their outbox entries in one `BatchWriteItem` (no condition
+    /// is needed: their ids are new), sending unprocessed items again after a short backoff;
+    /// one result per event, which is stored only if both its items are.
     async fn write_chunk(&self, events: &[Event]) -> Vec<Result<()>> {
+        let put = |item: Item| {
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .expect("complete put");
+            WriteRequest::builder().put_request(put).build()
+        };
         let mut pending: Vec<WriteRequest> = events
             .iter()
-            .map(|e| {
-                let put = PutRequest::builder()
-                    .set_item(Some(self.stored_event_item(e, true)))
-                    .build()
-                    .expect("complete put");
-                WriteRequest::builder().put_request(put).build()
+            .flat_map(|e| {
+                [
+                    put(outbox_item(e, self.expires(e.timestamp))),
+                    put(self.stored_event_item(e, true)),
+                ]
             })
             .collect();
         let mut failure = Error::internal("dynamodb: throttled; the event was not stored");
@@ -78,12 +92,15 @@ impl DynamoStore {
         }
         events
             .iter()
-            .map(
-                |e| match pending.iter().any(|w| id_of(w) == Some(e.id.as_str())) {
+            .map(|e| {
+                match pending
+                    .iter()
+                    .any(|w| event_of(w).as_deref() == Some(e.id.as_str()))
+                {
                     true => Err(failure.clone()),
                     false => Ok(()),
-                },
-            )
+                }
+            })
             .collect()
     }
 }
@@ -96,12 +113,31 @@ impl EventStore for DynamoStore {
         fan_out: bool,
         keyed: Option<&KeyedResponse>,
     ) -> Result<Created> {
-        self.put_new_keyed(self.stored_event_item(event, fan_out), keyed)
-            .await
+        match (fan_out, keyed) {
+            (false, _) => {
+                self.put_new_keyed(self.stored_event_item(event, false), keyed)
+                    .await
+            }
+            (true, None) => {
+                let stored = self.write_chunk(std::slice::from_ref(event)).await;
+                stored
+                    .into_iter()
+                    .next()
+                    .expect("one result")
+                    .map(|_| Created::Stored)
+            }
+            // The entry first: if the keyed write then fails, the sweep deletes the orphan.
+            (true, Some(_)) => {
+                self.put(outbox_item(event, self.expires(event.timestamp)))
+                    .await?;
+                self.put_new_keyed(self.stored_event_item(event, true), keyed)
+                    .await
+            }
+        }
     }
 
     async fn insert_events(&self, events: &[Event]) -> Vec<Result<()>> {
-        let chunks = events.chunks(BATCH_WRITE).map(|c| self.write_chunk(c));
+        let chunks = events.chunks(BATCH_EVENTS).map(|c| self.write_chunk(c));
         futures::future::join_all(chunks)
             .await
             .into_iter()
@@ -118,27 +154,40 @@ impl EventStore for DynamoStore {
 
     async fn events_awaiting_fanout(&self, limit: usize) -> Result<Vec<Event>> {
         let entries = self
-            .query_shards(GSI3, keys::outbox_partitions(), &KeyRange::default(), limit)
+            .query_shards(
+                TABLE,
+                keys::outbox_partitions(),
+                &KeyRange::default(),
+                limit,
+            )
             .await?;
-        let pks: Vec<String> = entries
+        let ids: Vec<EventId> = entries
             .iter()
-            .filter_map(|e| e.get("pk").and_then(|v| v.as_s().ok()).cloned())
+            .filter_map(|e| get_s(e, "sk").and_then(|id| EventId::parse(&id)))
             .collect();
-        // The index is eventually consistent: an event that just left it is skipped.
-        let items = self.get_many(&pks).await?;
-        items
+        let pks: Vec<String> = ids.iter().map(keys::event).collect();
+        let events: Vec<Event> = self
+            .get_many(&pks)
+            .await?
             .iter()
-            .filter(|i| i.contains_key("gsi3pk"))
             .map(from_json)
-            .collect()
+            .collect::<Result<_>>()?;
+        // An entry whose event was never stored (its write failed after the entry's) is
+        // deleted once it is old enough not to be an event still being written.
+        let now = SystemClock.now().millis();
+        for id in &ids {
+            if !events.iter().any(|e| &e.id == id) && now - id.millis() > ORPHAN_AGE_MS {
+                self.mark_fanned_out(id).await?;
+            }
+        }
+        Ok(events)
     }
 
     async fn mark_fanned_out(&self, id: &EventId) -> Result<()> {
         self.client
-            .update_item()
+            .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(keys::event(id))))
-            .update_expression("REMOVE gsi3pk, gsi3sk")
+            .set_key(Some(outbox_key(id)))
             .send()
             .await
             .map(drop)

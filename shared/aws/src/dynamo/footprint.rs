@@ -8,7 +8,9 @@
 //! element. An index entry is the base table's keys, the index keys and the projected
 //! attributes, plus 100 bytes.
 
-use super::codec::{Item, delivery_item, event_item, n, s, subscription_item, to_json};
+use super::codec::{
+    Item, delivery_item, event_item, n, outbox_item, s, subscription_item, to_json,
+};
 use super::keys::{GSI1, GSI2, GSI3, PROJECTED};
 use aws_sdk_dynamodb::types::AttributeValue as AV;
 use hookline_core::delivery::Delivery;
@@ -110,19 +112,21 @@ fn ttl() -> AV {
     n(1_800_000_000)
 }
 
-/// Storing an event (with `fan_out`, it enters the outbox index).
-pub fn event_put(e: &Event, fan_out: bool) -> Write {
-    Write::of(&event_item(e, fan_out, ttl()), &[GSI1, GSI2, GSI3])
+/// Storing an event: its item and, with `fan_out`, its outbox entry (a second, small item).
+pub fn event_put(e: &Event, fan_out: bool) -> Vec<Write> {
+    let mut writes = vec![Write::of(
+        &event_item(e, fan_out, ttl()),
+        &[GSI1, GSI2, GSI3],
+    )];
+    if fan_out {
+        writes.push(Write::of(&outbox_item(e, ttl()), &[]));
+    }
+    writes
 }
 
-/// Marking an event fanned out: the item is rewritten and its outbox entry deleted.
+/// Marking an event fanned out: its outbox entry is deleted (charged at the entry's size).
 pub fn event_fanned_out(e: &Event) -> Write {
-    Write {
-        item_bytes: item_size(&event_item(e, true, ttl())),
-        index_entries: index_entry(&event_item(e, true, ttl()), GSI3)
-            .into_iter()
-            .collect(),
-    }
+    Write::of(&outbox_item(e, ttl()), &[])
 }
 
 /// A delivery as stored after its attempts were appended and while a claim is held.

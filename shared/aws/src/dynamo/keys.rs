@@ -12,8 +12,7 @@ pub const GSI1: &str = "gsi1";
 /// same projection as gsi1, of which a delivery has only attributes that never change, so
 /// recording an attempt writes no copy of it.
 pub const GSI2: &str = "gsi2";
-/// The sparse, keys-only index: events waiting in the outbox and failed deliveries. An item is
-/// in it only while it waits (or stays failed).
+/// The sparse, keys-only index of failed deliveries: a delivery is in it only while failed.
 pub const GSI3: &str = "gsi3";
 /// The attributes gsi1 and gsi2 project besides the keys: a subscription's `body`, an API
 /// key's fields, and a delivery's immutable `id`, `tenant_id` and `created_at`.
@@ -37,8 +36,8 @@ const API_KEY: &str = "KEY#";
 const IDEMPOTENCY: &str = "IDEM#";
 const OUTBOX: &str = "OUTBOX#";
 
-/// Partitions the outbox is spread over: each takes ~1,000 writes/s and an event makes two
-/// (entering and leaving), so 32 carry 16,000 events/s (BENCHMARKS.md, partitions).
+/// Partitions the outbox's entries are spread over: each takes ~1,000 writes/s and an event
+/// makes two (its entry put and deleted), so 32 carry 16,000 events/s (BENCHMARKS.md).
 pub const OUTBOX_SHARDS: u32 = 32;
 /// Partitions one subscription's deliveries (and its failed ones) are spread over: 4,000
 /// deliveries/s to one subscription.
@@ -74,12 +73,18 @@ pub fn idempotency(key: &str) -> String {
     format!("{IDEMPOTENCY}{key}")
 }
 
+/// The event id in an event item's partition key.
+pub fn event_id_in(pk: &str) -> Option<&str> {
+    pk.strip_prefix(EVENT)
+}
+
 /// Whether an item's keys are an event's.
 pub fn is_event(pk: &str, sk: &str) -> bool {
     pk.starts_with(EVENT) && sk == ITEM
 }
 
-/// The gsi3 partition of an event while it waits for fan-out.
+/// The partition of an event's outbox entry (an item of its own, sort key the event id), which
+/// lives until the event is fanned out.
 pub fn outbox(event_id: &EventId) -> String {
     format!("{OUTBOX}{:02}", shard(event_id.as_str(), OUTBOX_SHARDS))
 }
@@ -91,9 +96,9 @@ pub fn outbox_partitions() -> Vec<String> {
         .collect()
 }
 
-/// Whether a gsi3 partition key puts an event in the outbox.
-pub fn in_outbox(gsi3pk: &str) -> bool {
-    gsi3pk.starts_with(OUTBOX)
+/// Whether an event item's `outbox` attribute says it was stored to be fanned out.
+pub fn in_outbox(outbox: &str) -> bool {
+    outbox.starts_with(OUTBOX)
 }
 
 fn subscription_shard(subscription_id: &SubscriptionId, what: &str, shard: u32) -> String {

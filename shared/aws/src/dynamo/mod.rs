@@ -5,7 +5,7 @@
 //! Key design (`pk`, `sk` strings; three GSIs with `gsiNpk`/`gsiNsk`; `ttl` in epoch seconds),
 //! every shape spelled in `keys`. gsi1 and gsi2 project only `keys::PROJECTED` (what listing
 //! subscriptions and keys reads, and what never changes on a delivery), gsi3 is sparse and
-//! keys-only. No write on the hot path (ingest, fan-out, attempts) goes to a partition that every
+//! keys-only (failed deliveries). No write on the hot path (ingest, fan-out, attempts) goes to a partition that every
 //! event, tenant or status shares: the outbox is spread over 32 partitions, a subscription's
 //! deliveries over 4, and an event's deliveries need no index at all (BENCHMARKS.md has the
 //! arithmetic).
@@ -13,7 +13,8 @@
 //! | item | pk | sk | gsi1 | gsi2 | gsi3 |
 //! |---|---|---|---|---|---|
 //! | subscription | `SUB#{id}` | `#` | `T#{tenant}#SUB`, id | `SUB`, id | |
-//! | event | `EVT#{id}` | `#` | | | `OUTBOX#{nn}`, id (until fanned out) |
+//! | event | `EVT#{id}` | `#` | | | |
+//! | outbox entry | `OUTBOX#{nn}` | event id (until fanned out) | | | |
 //! | delivery | `DLV#{id}` | `#` | | `SUB#{sub}#DLV#{n}`, id | `SUB#{sub}#FAILED#{n}`, id (while failed) |
 //! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id | |
 //! | idempotency key | `IDEM#{key}` | `#` | | | |
@@ -43,9 +44,10 @@
 //!   there), then one `TransactWriteItems` of the new item and the response, conditional on the
 //!   key holding none (`idempotency`).
 //!
-//! The outbox (gsi3 `OUTBOX#nn`) lets a poller find events not yet fanned out, as the local AWS
-//! mode does and the sweep does on AWS; there the table's stream triggers fan-out (`stream`
-//! decodes its records).
+//! The outbox entries (`OUTBOX#nn` partitions, read by `Query` on each) let a poller find events
+//! not yet fanned out, as the local AWS mode does and the sweep does on AWS; there the table's
+//! stream triggers fan-out on an event's INSERT (`stream` decodes its records). An event is
+//! never rewritten: fan-out deletes its small entry instead.
 
 mod api_keys;
 mod codec;
@@ -101,6 +103,18 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk_error("dynamodb", e))?;
         Ok(out.item().cloned())
+    }
+
+    /// Writes an item, whatever was there.
+    pub(super) async fn put(&self, item: Item) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| sdk_error("dynamodb", e))
     }
 
     /// Writes an item that must not exist yet.

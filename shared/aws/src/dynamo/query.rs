@@ -84,10 +84,21 @@ pub(super) fn listing(kind: keys::Listed, tenant_id: Option<&TenantId>) -> (&'st
     }
 }
 
-/// The sort key an index entry has on `index`.
+/// The key attributes of `index`; the table's own for [`TABLE`].
+fn key_names(index: &str) -> (String, String) {
+    match index {
+        TABLE => ("pk".into(), "sk".into()),
+        _ => (format!("{index}pk"), format!("{index}sk")),
+    }
+}
+
+/// Queries the table itself rather than an index.
+pub(super) const TABLE: &str = "";
+
+/// The sort key an entry has on `index`.
 pub(super) fn sort_key<'a>(entry: &'a Item, index: &str) -> &'a str {
     entry
-        .get(&format!("{index}sk"))
+        .get(&key_names(index).1)
         .and_then(|v| v.as_s().ok())
         .map_or("", String::as_str)
 }
@@ -102,14 +113,14 @@ impl DynamoStore {
         range: &KeyRange,
         limit: usize,
     ) -> Result<Vec<Item>> {
-        let sk = format!("{index}sk");
+        let (pk, sk) = key_names(index);
         let Some((on_sort_key, mut values)) = range.condition(&sk) else {
             return Ok(Vec::new());
         };
         values.insert(":p".to_string(), s(partition));
         let condition = match on_sort_key {
-            Some(c) => format!("{index}pk = :p AND {c}"),
-            None => format!("{index}pk = :p"),
+            Some(c) => format!("{pk} = :p AND {c}"),
+            None => format!("{pk} = :p"),
         };
         let exclusive = range.lower().filter(|(_, x)| *x).map(|(lo, _)| lo);
         let mut out = Vec::new();
@@ -119,7 +130,7 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index)
+                .set_index_name((index != TABLE).then(|| index.to_string()))
                 .key_condition_expression(&condition)
                 .set_expression_attribute_values(Some(values.clone()))
                 .set_exclusive_start_key(start.take())

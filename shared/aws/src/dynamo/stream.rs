@@ -25,7 +25,7 @@ pub fn stored_event(new_image: &Value) -> Result<Option<StoredEvent>, String> {
     if !is_event {
         return Ok(None);
     }
-    let awaiting_fanout = string("gsi3pk").is_some_and(keys::in_outbox);
+    let awaiting_fanout = string("outbox").is_some_and(keys::in_outbox);
     match string("body").map(serde_json::from_str::<Event>) {
         Some(Ok(event)) => Ok(Some(StoredEvent {
             event,
