@@ -194,3 +194,32 @@ impl EventStore for DynamoStore {
             .map_err(|e| sdk_error("dynamodb", e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_core::TenantId;
+    use hookline_core::clock::Timestamp;
+
+    fn request(item: Item) -> WriteRequest {
+        let put = PutRequest::builder().set_item(Some(item)).build().unwrap();
+        WriteRequest::builder().put_request(put).build()
+    }
+
+    #[test]
+    fn an_unprocessed_item_names_its_event() {
+        let e = Event {
+            id: EventId::generate(),
+            tenant_id: TenantId::parse("ford-anytown").unwrap(),
+            event_type: "lead.qualified".into(),
+            timestamp: Timestamp(1_795_736_620_926),
+            data: Default::default(),
+            attributes: Default::default(),
+        };
+        let ttl = super::super::codec::n(0);
+        let item = request(event_item(&e, true, ttl.clone()));
+        let entry = request(outbox_item(&e, ttl));
+        assert_eq!(event_of(&item).as_deref(), Some(e.id.as_str()));
+        assert_eq!(event_of(&entry).as_deref(), Some(e.id.as_str()));
+    }
+}
