@@ -5,18 +5,17 @@
 mod support;
 
 use futures::StreamExt;
-use hookline_conformance::moto::{self, RequestCounter};
+use hookline_conformance::moto::RequestCounter;
 use hookline_core::access::Principal;
 use hookline_core::clock::Timestamp;
 use hookline_core::destination::DestinationPolicy;
 use hookline_core::event::{Event, NewEvent};
 use hookline_core::ports::DeliveryQuery;
-use hookline_core::retry_schedule::RetrySchedule;
 use hookline_core::subscription::NewSubscription;
-use hookline_core::{Hookline, Settings, TenantId};
+use hookline_core::{Hookline, TenantId};
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use support::stream_of_stored;
 
 struct Rig {
@@ -29,34 +28,7 @@ struct Rig {
 
 async fn rig() -> Rig {
     let counter = RequestCounter::default();
-    let (dynamo, sqs, _) = moto::counted_clients(&counter).await;
-    let table = moto::unique("hookline");
-    let schedule = RetrySchedule::parse("1s").unwrap();
-    hookline_aws::DynamoStore::ensure_table(&dynamo, &table)
-        .await
-        .unwrap();
-    let urls = hookline_aws::SqsQueue::ensure(
-        &sqs,
-        &moto::unique("deliveries"),
-        Duration::from_secs(30),
-        schedule.max_receive_count(),
-    )
-    .await
-    .unwrap();
-    let queue_url = urls.queue.clone();
-    let store = hookline_aws::DynamoStore::new(dynamo, table.clone(), Duration::from_secs(86_400));
-    let queue =
-        hookline_aws::SqsQueue::new(sqs.clone(), urls, Duration::from_secs(30), Duration::ZERO);
-    let hl = hookline_functions::wire(
-        store,
-        queue,
-        Settings {
-            destination: DestinationPolicy::default(),
-            schedule,
-            default_timeout_ms: 5000,
-            removal: hookline_core::pipeline::Removal::EventSource,
-        },
-    );
+    let (hl, table, sqs, queue_url) = support::counted_on_moto("1s", &counter).await;
     Rig {
         hl,
         table,

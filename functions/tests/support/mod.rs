@@ -107,3 +107,50 @@ pub async fn wired_on_moto(
     };
     (hookline_functions::wire(store, sqs, settings), table, queue)
 }
+
+/// The core as the functions wire it, on a fresh table and queue on moto whose requests
+/// `counter` counts, delivering to loopback receivers: the core, the table's name, the SQS
+/// client and the queue's URL.
+pub async fn counted_on_moto(
+    schedule: &str,
+    counter: &hookline_conformance::moto::RequestCounter,
+) -> (
+    hookline_core::Hookline,
+    String,
+    hookline_aws::SqsClient,
+    String,
+) {
+    let (dynamo, sqs, _) = moto::counted_clients(counter).await;
+    let table = moto::unique("hookline");
+    let schedule = hookline_core::retry_schedule::RetrySchedule::parse(schedule).unwrap();
+    hookline_aws::DynamoStore::ensure_table(&dynamo, &table)
+        .await
+        .unwrap();
+    let timeout = std::time::Duration::from_secs(30);
+    let urls = hookline_aws::SqsQueue::ensure(
+        &sqs,
+        &moto::unique("deliveries"),
+        timeout,
+        schedule.max_receive_count(),
+    )
+    .await
+    .unwrap();
+    let queue_url = urls.queue.clone();
+    let store = hookline_aws::DynamoStore::new(
+        dynamo,
+        table.clone(),
+        std::time::Duration::from_secs(86_400),
+    );
+    let queue = hookline_aws::SqsQueue::new(sqs.clone(), urls, timeout, std::time::Duration::ZERO);
+    let settings = hookline_core::Settings {
+        destination: hookline_core::destination::DestinationPolicy {
+            allow_private: true,
+            require_https: false,
+        },
+        schedule,
+        default_timeout_ms: 5000,
+        removal: hookline_core::pipeline::Removal::EventSource,
+    };
+    let hl = hookline_functions::wire(store, queue, settings);
+    (hl, table, sqs, queue_url)
+}

@@ -221,14 +221,23 @@ impl TopicInbox {
 }
 
 /// Counts the HTTP requests SDK clients send, per `Service.Operation` (retries included: it
-/// counts what goes on the wire, which is what AWS bills).
+/// counts what goes on the wire, which is what AWS bills), and keeps DynamoDB's request bodies
+/// for the tests that read what was written.
 #[derive(Debug, Clone, Default)]
-pub struct RequestCounter(Arc<Mutex<BTreeMap<String, usize>>>);
+pub struct RequestCounter {
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    bodies: Arc<Mutex<Vec<(String, serde_json::Value)>>>,
+}
 
 impl RequestCounter {
     /// The counts since the last call, and starts again from zero.
     pub fn take(&self) -> BTreeMap<String, usize> {
-        std::mem::take(&mut *self.0.lock().unwrap())
+        std::mem::take(&mut *self.counts.lock().unwrap())
+    }
+
+    /// The DynamoDB requests since the last call, as (operation, JSON body).
+    pub fn take_dynamodb_bodies(&self) -> Vec<(String, serde_json::Value)> {
+        std::mem::take(&mut *self.bodies.lock().unwrap())
     }
 }
 
@@ -239,15 +248,29 @@ impl Intercept for RequestCounter {
 
     fn read_before_transmit(
         &self,
-        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let operation = cfg
+        let (service, name) = cfg
             .load::<Metadata>()
-            .map(|m| format!("{}.{}", m.service(), m.name()))
-            .unwrap_or_else(|| "unknown".to_string());
-        *self.0.lock().unwrap().entry(operation).or_default() += 1;
+            .map(|m| (m.service().to_string(), m.name().to_string()))
+            .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        if service == "DynamoDB" {
+            let body = context
+                .request()
+                .body()
+                .bytes()
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
+            self.bodies.lock().unwrap().push((name.clone(), body));
+        }
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(format!("{service}.{name}"))
+            .or_default() += 1;
         Ok(())
     }
 }
