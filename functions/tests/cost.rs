@@ -28,6 +28,8 @@ const SQS_BATCH: f64 = 10.0;
 const LOG_BYTES_PER_INVOCATION: f64 = 350.0;
 const LOG_BYTES_PER_ATTEMPT: f64 = 300.0;
 const RETENTION_MONTHS: f64 = 30.0 / 30.4;
+/// Assumed for the provisioned-capacity column: auto scaling's target utilisation.
+const PROVISIONED_USE: f64 = 0.7;
 
 struct Prices(Value);
 
@@ -75,6 +77,15 @@ impl Bill {
                 + self.stored_bytes / 1e9 * RETENTION_MONTHS * p.get("dynamodb_storage_gb_month"),
             self.log_bytes / 1e9 * p.get("cloudwatch_logs_ingested_gb"),
         ]
+    }
+
+    /// DynamoDB's line with provisioned capacity instead, auto-scaled to 70% use (a unit-hour
+    /// buys 3,600 units of which 70% are used).
+    fn dynamodb_provisioned(&self, p: &Prices) -> f64 {
+        let per_unit = |hour: f64| hour / 3600.0 / PROVISIONED_USE;
+        self.write_units * per_unit(p.get("dynamodb_provisioned_wcu_hour"))
+            + self.read_units * per_unit(p.get("dynamodb_provisioned_rcu_hour"))
+            + self.stored_bytes / 1e9 * RETENTION_MONTHS * p.get("dynamodb_storage_gb_month")
     }
 }
 
@@ -258,13 +269,14 @@ fn cost_per_million_deliveries() {
         },
     ];
     let mut table = format!(
-        "prices: {} {} (infra/prices.json)\n\n| scenario | API Gateway | Lambda | SQS | DynamoDB | logs | total per million deliveries | target |\n|---|---|---|---|---|---|---|---|\n",
+        "prices: {} {} (infra/prices.json)\n\n| scenario | write units per delivery | API Gateway | Lambda | SQS | DynamoDB | logs | total per million deliveries | target | total, DynamoDB provisioned at 70% use |\n|---|---|---|---|---|---|---|---|---|---|\n",
         prices.0["region"].as_str().unwrap(),
         prices.0["date"].as_str().unwrap()
     );
     let mut totals = Vec::new();
     for s in &scenarios {
-        let lines = bill(s).dollars(&prices);
+        let billed = bill(s);
+        let lines = billed.dollars(&prices);
         let per_million = |d: f64| d * 1e6 / s.fan_out as f64;
         let total: f64 = lines.iter().map(|d| per_million(*d)).sum();
         let cells: Vec<String> = lines
@@ -274,9 +286,12 @@ fn cost_per_million_deliveries() {
         let target = s.target.map_or("-".to_string(), |t| {
             format!("${t:.2} ({})", if total <= t { "met" } else { "not met" })
         });
+        let provisioned =
+            total - per_million(lines[3]) + per_million(billed.dynamodb_provisioned(&prices));
         table.push_str(&format!(
-            "| {} | {} | **${total:.2}** | {target} |\n",
+            "| {} | {:.1} | {} | **${total:.2}** | {target} | ${provisioned:.2} |\n",
             s.name,
+            billed.write_units / s.fan_out as f64,
             cells.join(" | ")
         ));
         totals.push(total);

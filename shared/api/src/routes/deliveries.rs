@@ -34,10 +34,11 @@ pub(crate) fn routes() -> OpenApiRouter<ApiState> {
 struct DeliveryListQuery {
     /// Only deliveries with this status.
     status: Option<DeliveryStatus>,
-    /// Only deliveries created at or after this time (RFC 3339).
+    /// Only deliveries of events accepted at or after this time (RFC 3339); a delivery is
+    /// created when its event is fanned out, within moments of its acceptance.
     #[param(value_type = Option<String>, format = DateTime)]
     since: Option<Timestamp>,
-    /// Only deliveries created before this time (RFC 3339).
+    /// Only deliveries of events accepted before this time (RFC 3339).
     #[param(value_type = Option<String>, format = DateTime)]
     until: Option<Timestamp>,
     cursor: Option<String>,
@@ -64,7 +65,7 @@ impl DeliveryListQuery {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Recover {
-    /// Re-queue failed deliveries created at or after this time.
+    /// Re-queue failed deliveries of events accepted at or after this time.
     pub since: Timestamp,
     /// ...and before this time (default: now).
     pub until: Option<Timestamp>,
@@ -116,8 +117,9 @@ async fn subscription_deliveries(
     }))
 }
 
-/// Re-queue every failed delivery of this subscription created in the window (at most 1000 per
-/// call; `more` says whether others remain). Each gets a new round on the full retry schedule.
+/// Re-queue every failed delivery of this subscription whose event was accepted in the window
+/// (at most 1000 per call; `more` says whether others remain). Each gets a new round on the
+/// full retry schedule.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/recover", tag = "deliveries", request_body = Recover,
     params(("id" = String, Path, description = "Subscription id")),
     responses((status = 202, body = RecoverReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

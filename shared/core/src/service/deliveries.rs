@@ -87,7 +87,8 @@ impl Hookline {
         self.attempt_once(&delivery, &sub, &event, None).await
     }
 
-    /// Re-queues every failed delivery of a subscription created in `[since, until)`, up to
+    /// Re-queues every failed delivery of a subscription whose event was accepted in
+    /// `[since, until)` (a delivery id carries that time: a key range of the failed index), up to
     /// `MAX_RECOVER` per call. Each gets a new round of attempts on the full schedule.
     pub async fn recover(
         &self,
