@@ -182,6 +182,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         clock: Arc::new(SystemClock),
         notifier,
         settings,
+        subscriptions: None,
     };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

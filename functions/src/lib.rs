@@ -44,6 +44,11 @@ fn env(name: &str) -> Result<String, BoxError> {
 /// resources `HOOKLINE_TABLE`, `HOOKLINE_QUEUE_URL`, `HOOKLINE_DLQ_URL`; `sdk` comes from
 /// [`hookline_aws::sdk_config`] (region, credentials and `AWS_ENDPOINT_URL` from the
 /// environment). `removal`: the delivery function's event source deletes handled jobs.
+/// How long the delivery function keeps a subscription it read: a pause, deletion, new secret
+/// or URL reaches its attempts within this time, and it reads a busy subscription once per
+/// period instead of once per attempt.
+pub const SUBSCRIPTION_CACHE: Duration = Duration::from_secs(5);
+
 pub async fn hookline_from_env(
     sdk: &hookline_aws::SdkConfig,
     removal: Removal,
@@ -102,5 +107,6 @@ pub fn wire(
         clock: Arc::new(SystemClock),
         notifier: None,
         settings,
+        subscriptions: None,
     }
 }

@@ -10,7 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         &config,
         hookline_core::pipeline::Removal::EventSource,
     )
-    .await?;
+    .await?
+    .with_subscription_cache(hookline_functions::SUBSCRIPTION_CACHE);
     let hookline = &hookline;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, lambda_runtime::Error>(

@@ -39,4 +39,18 @@ pub struct Hookline {
     /// on AWS the notify function publishes them from the table's stream instead.
     pub notifier: Option<Arc<dyn Notifier>>,
     pub settings: Settings,
+    /// Subscriptions as attempts read them, when this process caches them
+    /// ([`Hookline::with_subscription_cache`]).
+    pub subscriptions: Option<Arc<crate::pipeline::cache::SubscriptionCache>>,
+}
+
+impl Hookline {
+    /// Caches the subscriptions attempts read for `ttl` (the delivery function's setting): a
+    /// change to a subscription reaches attempts within `ttl`.
+    pub fn with_subscription_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.subscriptions = Some(Arc::new(crate::pipeline::cache::SubscriptionCache::new(
+            ttl,
+        )));
+        self
+    }
 }

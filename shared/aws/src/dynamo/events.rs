@@ -145,11 +145,14 @@ impl EventStore for DynamoStore {
             .collect()
     }
 
+    /// An event never changes once stored, so it is read eventually consistent (half a read
+    /// unit); only when that read does not find it yet is it read again strongly consistent.
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
-        self.get(keys::event(id))
-            .await?
-            .map(|i| from_json(&i))
-            .transpose()
+        let item = match self.get_eventually(keys::event(id)).await? {
+            Some(item) => Some(item),
+            None => self.get(keys::event(id)).await?,
+        };
+        item.map(|i| from_json(&i)).transpose()
     }
 
     async fn events_awaiting_fanout(&self, limit: usize) -> Result<Vec<Event>> {

@@ -28,7 +28,8 @@
 //! Event items also carry `event_type`, which the notify function's stream filter matches.
 //!
 //! Access patterns and what each costs:
-//! - get a subscription, event, delivery or key by id: one `GetItem` (strongly consistent);
+//! - get a subscription, delivery or key by id: one `GetItem` (strongly consistent); an event,
+//!   which never changes, eventually consistent (strongly only if that misses);
 //! - fan-out candidates of a tenant, list/count a tenant's subscriptions: one `Query` on gsi1
 //!   (`subscriptions`, `query`);
 //! - deliveries of a subscription / failed ones of a subscription, oldest first within a time
@@ -99,6 +100,20 @@ impl DynamoStore {
             .table_name(&self.table)
             .set_key(Some(key(pk)))
             .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("dynamodb", e))?;
+        Ok(out.item().cloned())
+    }
+
+    /// The item alone in partition `pk`, read eventually consistent (for items that never
+    /// change once written).
+    async fn get_eventually(&self, pk: String) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk)))
             .send()
             .await
             .map_err(|e| sdk_error("dynamodb", e))?;

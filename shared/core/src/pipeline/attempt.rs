@@ -140,6 +140,9 @@ impl Hookline {
         disabled.disabled_reason = Some(reason);
         disabled.updated_at = self.clock.now();
         self.store.update_subscription(&disabled).await?;
+        if let Some(cache) = &self.subscriptions {
+            cache.forget(&sub.id);
+        }
         tracing::warn!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, "subscription disabled: endpoint answered 410 Gone");
         Ok(())
     }

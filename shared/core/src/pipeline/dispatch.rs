@@ -83,8 +83,7 @@ impl Hookline {
             Step::Attempt => {}
         }
         let sub = match self
-            .store
-            .get_subscription(&delivery.subscription_id)
+            .subscription_for_attempt(&delivery.subscription_id, now)
             .await?
         {
             None => {
@@ -123,6 +122,23 @@ impl Hookline {
         }
         self.attempt(&delivery, &sub, &event, in_round, &holder)
             .await
+    }
+
+    /// The subscription an attempt works from: from the cache while it is fresh, if this
+    /// process keeps one, else from the store.
+    async fn subscription_for_attempt(
+        &self,
+        id: &crate::ids::SubscriptionId,
+        now: crate::clock::Timestamp,
+    ) -> Result<Option<crate::subscription::Subscription>> {
+        if let Some(hit) = self.subscriptions.as_ref().and_then(|c| c.get(id, now)) {
+            return Ok(hit);
+        }
+        let sub = self.store.get_subscription(id).await?;
+        if let Some(cache) = &self.subscriptions {
+            cache.put(id, now, sub.clone());
+        }
+        Ok(sub)
     }
 
     /// Handles one job and settles its message. `None` means the outcome could not be recorded

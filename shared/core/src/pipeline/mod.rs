@@ -20,6 +20,7 @@
 
 pub mod attempt;
 pub mod budget;
+pub mod cache;
 pub mod chain;
 pub mod dispatch;
 pub mod failure;

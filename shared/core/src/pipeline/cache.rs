@@ -1,0 +1,92 @@
+//! A short-lived cache of subscriptions for the attempts of one process: the delivery function
+//! reads a subscription once per [`SubscriptionCache::ttl`] instead of once per attempt. What a
+//! change to a subscription (pause, deletion, a new secret or URL) may take to reach attempts is
+//! that bound; a subscription this process disables itself is forgotten at once.
+
+use crate::clock::Timestamp;
+use crate::ids::SubscriptionId;
+use crate::subscription::Subscription;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Entries kept at most; a full cache starts again empty (it is a cache, not a store).
+pub const MAX_ENTRIES: usize = 10_000;
+
+pub struct SubscriptionCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<SubscriptionId, (Timestamp, Option<Subscription>)>>,
+}
+
+impl SubscriptionCache {
+    pub fn new(ttl: Duration) -> Self {
+        SubscriptionCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// What the store said of `id` (`None`: that it does not exist), if it said so less than
+    /// the ttl before `now`.
+    pub fn get(&self, id: &SubscriptionId, now: Timestamp) -> Option<Option<Subscription>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let (read_at, sub) = entries.get(id)?;
+        (now < read_at.plus(self.ttl) && now >= *read_at).then(|| sub.clone())
+    }
+
+    /// Remembers what the store said of `id` at `now`.
+    pub fn put(&self, id: &SubscriptionId, now: Timestamp, sub: Option<Subscription>) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(id.clone(), (now, sub));
+    }
+
+    /// Forgets `id`: this process changed it.
+    pub fn forget(&self, id: &SubscriptionId) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_is_kept_for_the_ttl_and_no_longer() {
+        let cache = SubscriptionCache::new(Duration::from_secs(5));
+        let id = SubscriptionId::generate();
+        assert_eq!(cache.get(&id, Timestamp(1_000)), None, "never read");
+        cache.put(&id, Timestamp(1_000), None);
+        assert_eq!(cache.get(&id, Timestamp(1_000)), Some(None));
+        assert_eq!(cache.get(&id, Timestamp(5_999)), Some(None));
+        assert_eq!(cache.get(&id, Timestamp(6_000)), None, "expired");
+        assert_eq!(
+            cache.get(&id, Timestamp(999)),
+            None,
+            "a clock that went back"
+        );
+        cache.put(&id, Timestamp(7_000), None);
+        cache.forget(&id);
+        assert_eq!(cache.get(&id, Timestamp(7_000)), None, "forgotten");
+    }
+
+    #[test]
+    fn a_full_cache_starts_again() {
+        let cache = SubscriptionCache::new(Duration::from_secs(5));
+        let first = SubscriptionId::generate();
+        cache.put(&first, Timestamp(0), None);
+        for _ in 1..MAX_ENTRIES {
+            cache.put(&SubscriptionId::generate(), Timestamp(0), None);
+        }
+        assert_eq!(cache.get(&first, Timestamp(0)), Some(None));
+        cache.put(&SubscriptionId::generate(), Timestamp(0), None);
+        assert_eq!(cache.get(&first, Timestamp(0)), None, "cleared when full");
+    }
+}
