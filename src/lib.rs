@@ -22,6 +22,11 @@ use tokio::task::JoinHandle;
 pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(60);
 /// How often idle loops look for new work.
 pub const IDLE_POLL: Duration = Duration::from_millis(25);
+/// The longest wait of an idle fan-out loop on DynamoDB: a look at the outbox reads its 32
+/// partitions, so an idle loop doubles its wait from [`IDLE_POLL`] up to this, and starts
+/// again at the first event it finds. On SQLite a look is one indexed read: it stays at
+/// [`IDLE_POLL`].
+pub const AWS_FANOUT_IDLE_MAX: Duration = Duration::from_millis(800);
 pub const RECEIVE_BATCH: usize = 10;
 pub const FANOUT_BATCH: usize = 100;
 
@@ -201,7 +206,15 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
             tracing::error!(error = %e, "API server stopped");
         }
     })];
-    tasks.push(tokio::spawn(fanout_loop(hookline.clone(), stopped.clone())));
+    let idle_max = match &config.backend {
+        Backend::Embedded => IDLE_POLL,
+        Backend::Aws { .. } => AWS_FANOUT_IDLE_MAX,
+    };
+    tasks.push(tokio::spawn(fanout_loop(
+        hookline.clone(),
+        stopped.clone(),
+        idle_max,
+    )));
     for _ in 0..config.delivery_workers {
         tasks.push(tokio::spawn(delivery_loop(
             hookline.clone(),
@@ -229,11 +242,20 @@ async fn idle(stopped: &mut watch::Receiver<bool>, wait: Duration) -> bool {
 }
 
 /// Plays the role of the DynamoDB stream: every stored event that was not fanned out yet is.
-async fn fanout_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>) {
+/// While idle it waits from [`IDLE_POLL`], doubling up to `idle_max`.
+async fn fanout_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>, idle_max: Duration) {
+    let mut idle_wait = IDLE_POLL;
     while !*stopped.borrow() {
         let wait = match hookline.fan_out_pending(FANOUT_BATCH).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => IDLE_POLL,
+            Ok(n) if n > 0 => {
+                idle_wait = IDLE_POLL;
+                continue;
+            }
+            Ok(_) => {
+                let wait = idle_wait;
+                idle_wait = (idle_wait * 2).min(idle_max);
+                wait
+            }
             Err(e) => {
                 tracing::error!(error = %e, "fan-out failed; retrying");
                 Duration::from_secs(1)
