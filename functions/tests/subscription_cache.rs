@@ -1,5 +1,5 @@
 //! The delivery function's subscription cache, on moto: attempts to one subscription read it
-//! once per period, and a pause reaches attempts once the period has passed.
+//! once per period, a pause reaches attempts once the period has passed, and a resume at once.
 
 mod support;
 
@@ -107,4 +107,15 @@ async fn attempts_read_a_subscription_once_per_period_and_see_a_pause_after_it()
         .await
         .unwrap();
     assert_eq!(page.data[0].status, DeliveryStatus::Failed);
+
+    // resumed: the cache now holds the paused subscription, but a giving-up answer is never
+    // taken from it, so the next delivery goes out at once
+    let patch = serde_json::from_value(json!({"enabled": true})).unwrap();
+    hl.update_subscription(&Principal::Admin, &id, patch)
+        .await
+        .unwrap();
+    let (_, resumed) = one_job(&hl, &table).await;
+    let resp = hookline_functions::handle_sqs(&hl, sqs_event(&resumed)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "resumed: delivered");
 }

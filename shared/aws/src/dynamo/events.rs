@@ -90,18 +90,32 @@ impl DynamoStore {
                 }
             }
         }
-        events
-            .iter()
-            .map(|e| {
-                match pending
-                    .iter()
-                    .any(|w| event_of(w).as_deref() == Some(e.id.as_str()))
-                {
-                    true => Err(failure.clone()),
-                    false => Ok(()),
-                }
-            })
-            .collect()
+        // An event is stored when its item is: the stream fans it out. An entry left behind is
+        // written once more on its own (only the sweep needs it); an entry without its event is
+        // an orphan the outbox's readers delete.
+        let mut results = Vec::with_capacity(events.len());
+        for e in events {
+            let left: Vec<&WriteRequest> = pending
+                .iter()
+                .filter(|w| event_of(w).as_deref() == Some(e.id.as_str()))
+                .collect();
+            let item_left = left.iter().any(|w| {
+                w.put_request()
+                    .and_then(|p| get_s(p.item(), "pk"))
+                    .is_some_and(|pk| keys::event_id_in(&pk).is_some())
+            });
+            if item_left {
+                results.push(Err(failure.clone()));
+                continue;
+            }
+            if !left.is_empty()
+                && let Err(err) = self.put(outbox_item(e, self.expires(e.timestamp))).await
+            {
+                tracing::warn!(event_id = %e.id, error = %err, "event stored without its outbox entry: only the stream fans it out");
+            }
+            results.push(Ok(()));
+        }
+        results
     }
 }
 
@@ -169,17 +183,24 @@ impl EventStore for DynamoStore {
             .filter_map(|e| get_s(e, "sk").and_then(|id| EventId::parse(&id)))
             .collect();
         let pks: Vec<String> = ids.iter().map(keys::event).collect();
-        let events: Vec<Event> = self
-            .get_many(&pks)
-            .await?
+        let items = self.get_many(&pks).await?;
+        let stored: Vec<String> = items.iter().filter_map(|i| get_s(i, "pk")).collect();
+        // An event that cannot be read is logged and left out, so it cannot hold back the rest.
+        let events: Vec<Event> = items
             .iter()
-            .map(from_json)
-            .collect::<Result<_>>()?;
+            .filter_map(|item| match from_json::<Event>(item) {
+                Ok(e) => Some(e),
+                Err(err) => {
+                    tracing::error!(pk = ?get_s(item, "pk"), error = %err, "stored event cannot be read; left in the outbox");
+                    None
+                }
+            })
+            .collect();
         // An entry whose event was never stored (its write failed after the entry's) is
         // deleted once it is old enough not to be an event still being written.
         let now = SystemClock.now().millis();
         for id in &ids {
-            if !events.iter().any(|e| &e.id == id) && now - id.millis() > ORPHAN_AGE_MS {
+            if !stored.contains(&keys::event(id)) && now - id.millis() > ORPHAN_AGE_MS {
                 self.mark_fanned_out(id).await?;
             }
         }

@@ -131,6 +131,8 @@ impl DynamoStore {
                 .query()
                 .table_name(&self.table)
                 .set_index_name((index != TABLE).then(|| index.to_string()))
+                // the table itself can be read strongly consistent (an index cannot)
+                .set_consistent_read((index == TABLE).then_some(true))
                 .key_condition_expression(&condition)
                 .set_expression_attribute_values(Some(values.clone()))
                 .set_exclusive_start_key(start.take())

@@ -135,7 +135,15 @@ impl Hookline {
     }
 
     async fn disable(&self, sub: &Subscription, reason: String) -> Result<()> {
-        let mut disabled = sub.clone();
+        // From the store, not the copy the attempt used (which may be the cache's): a change
+        // made meanwhile (a new URL or secret) is kept.
+        let Some(mut disabled) = self.store.get_subscription(&sub.id).await? else {
+            return Ok(());
+        };
+        if disabled.url != sub.url {
+            // The endpoint that answered 410 is no longer the subscription's.
+            return Ok(());
+        }
         disabled.enabled = false;
         disabled.disabled_reason = Some(reason);
         disabled.updated_at = self.clock.now();

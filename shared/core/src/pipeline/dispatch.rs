@@ -125,14 +125,19 @@ impl Hookline {
     }
 
     /// The subscription an attempt works from: from the cache while it is fresh, if this
-    /// process keeps one, else from the store.
+    /// process keeps one and it says the subscription is enabled; else from the store.
     async fn subscription_for_attempt(
         &self,
         id: &crate::ids::SubscriptionId,
         now: crate::clock::Timestamp,
     ) -> Result<Option<crate::subscription::Subscription>> {
-        if let Some(hit) = self.subscriptions.as_ref().and_then(|c| c.get(id, now)) {
-            return Ok(hit);
+        // Only an answer that lets the attempt go ahead is taken from the cache: giving up on
+        // a delivery (deleted or disabled) is decided on what the store says now, so a
+        // subscription re-enabled a moment ago does not fail new deliveries.
+        if let Some(Some(sub)) = self.subscriptions.as_ref().and_then(|c| c.get(id, now))
+            && sub.enabled
+        {
+            return Ok(Some(sub));
         }
         let sub = self.store.get_subscription(id).await?;
         if let Some(cache) = &self.subscriptions {
