@@ -111,6 +111,62 @@ async fn raw_format_sends_data_alone() {
 }
 
 #[tokio::test]
+async fn a_subscription_chooses_post_put_or_patch() {
+    let (hl, api) = hookline("1s").await;
+    let rx = Receiver::ok().await;
+    let put = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/put"), "event_types": ["vehicle.*"], "method": "PUT"}))
+        .await;
+    assert_eq!(put["method"], "PUT");
+    let patched = api
+        .subscribe(json!({"tenant_id": "d", "url": rx.url("/patch"), "event_types": ["vehicle.*"]}))
+        .await;
+    assert_eq!(patched["method"], "POST", "POST unless chosen");
+    let id = patched["id"].as_str().unwrap();
+    let (status, body) = api
+        .call(
+            "PATCH",
+            &format!("/v1/subscriptions/{id}"),
+            Some(&json!({"method": "PATCH"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["method"], "PATCH");
+    let (status, body) = api
+        .post(
+            "/v1/subscriptions",
+            json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"], "method": "DELETE"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    api.send_event(
+        json!({"tenant_id": "d", "type": "vehicle.updated", "data": {"vin": "1HGCM82633A004352"}}),
+    )
+    .await;
+    let got = rx.wait_for(2, WAIT).await;
+    let mut seen: Vec<(String, String)> = got
+        .iter()
+        .map(|r| (r.path.clone(), r.method.clone()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("/patch".into(), "PATCH".into()),
+            ("/put".into(), "PUT".into())
+        ]
+    );
+    for r in &got {
+        assert_eq!(
+            r.json()["data"]["vin"],
+            "1HGCM82633A004352",
+            "the same signed body"
+        );
+    }
+    hl.shutdown().await;
+}
+
+#[tokio::test]
 async fn failures_are_retried_with_the_same_webhook_id_until_success() {
     let (hl, api) = hookline("200ms,200ms,200ms").await;
     let rx = Receiver::start(

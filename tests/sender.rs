@@ -13,6 +13,7 @@ use support::*;
 
 fn request(url: String) -> OutboundRequest {
     OutboundRequest {
+        method: hookline_core::subscription::HttpMethod::Post,
         url,
         headers: vec![
             ("content-type".into(), "application/json".into()),

@@ -5,7 +5,7 @@ use hookline_core::api_key::ApiKey;
 use hookline_core::clock::Timestamp;
 use hookline_core::delivery::Delivery;
 use hookline_core::ids::{ApiKeyId, EventId, SubscriptionId};
-use hookline_core::subscription::{PayloadFormat, Subscription};
+use hookline_core::subscription::{HttpMethod, PayloadFormat, Subscription};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
@@ -29,6 +29,7 @@ pub struct SubscriptionView {
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: u64,
     pub payload_format: PayloadFormat,
+    pub method: HttpMethod,
     pub hex_signature_header: Option<String>,
     /// Until when the previous secret still signs, after a rotation.
     pub previous_secret_expires_at: Option<Timestamp>,
@@ -54,6 +55,7 @@ impl SubscriptionView {
             headers: s.headers.clone(),
             timeout_ms: s.timeout_ms,
             payload_format: s.payload_format,
+            method: s.method,
             hex_signature_header: s.hex_signature_header.clone(),
             previous_secret_expires_at: s.previous_secret_expires_at,
             created_at: s.created_at,

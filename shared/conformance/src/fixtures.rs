@@ -19,7 +19,8 @@ pub fn subscription(tenant: &TenantId) -> Subscription {
     serde_json::from_value::<NewSubscription>(json!({
         "url": "https://crm.example.com/hooks",
         "event_types": ["lead.*"], "name": "CRM", "filter": {"campaign": ["abc123"]},
-        "headers": {"Authorization": "Bearer t0k3n"}, "hex_signature_header": "X-CarBuddy-Signature"
+        "headers": {"Authorization": "Bearer t0k3n"}, "hex_signature_header": "X-CarBuddy-Signature",
+        "method": "PUT"
     }))
     .unwrap()
     .into_subscription(

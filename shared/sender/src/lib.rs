@@ -7,6 +7,7 @@ use hookline_core::delivery::RESPONSE_BODY_LIMIT;
 use hookline_core::destination::DestinationPolicy;
 use hookline_core::ports::{HttpResponse, SendResult, TransportError, TransportErrorKind};
 use hookline_core::ports::{OutboundRequest, Sender};
+use hookline_core::subscription::HttpMethod;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::collections::HashMap;
 use std::error::Error as StdError;
@@ -162,9 +163,14 @@ impl Sender for HttpSender {
             message: format!("invalid URL: {e}"),
         })?;
         self.check_literal(&url)?;
+        let method = match request.method {
+            HttpMethod::Post => reqwest::Method::POST,
+            HttpMethod::Put => reqwest::Method::PUT,
+            HttpMethod::Patch => reqwest::Method::PATCH,
+        };
         let mut builder = self
             .client
-            .post(url)
+            .request(method, url)
             .timeout(request.timeout)
             .body(request.body);
         for (k, v) in &request.headers {

@@ -34,6 +34,7 @@ pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> Outbou
         headers.push((k.clone(), v.clone()));
     }
     OutboundRequest {
+        method: sub.method,
         url: sub.url.clone(),
         headers,
         body,

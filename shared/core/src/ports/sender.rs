@@ -6,6 +6,7 @@ use std::time::Duration;
 /// One signed request, exactly as it will be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundRequest {
+    pub method: crate::subscription::HttpMethod,
     pub url: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,

@@ -54,6 +54,26 @@ pub enum PayloadFormat {
     Raw,
 }
 
+/// The HTTP method of every request to a subscription's endpoint (attempts, retries, tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    #[default]
+    Post,
+    Put,
+    Patch,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+        }
+    }
+}
+
 /// Attribute scope: attribute name -> allowed values. An event matches when, for every key, it
 /// carries that attribute with one of the allowed values ("specific campaigns only").
 pub type Filter = BTreeMap<String, Vec<String>>;
@@ -73,6 +93,9 @@ pub struct Subscription {
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: u64,
     pub payload_format: PayloadFormat,
+    /// Subscriptions stored before methods existed are `POST`.
+    #[serde(default)]
+    pub method: HttpMethod,
     pub hex_signature_header: Option<String>,
     pub secret: Secret,
     /// After a rotation, the old secret keeps signing until `previous_secret_expires_at`.
@@ -145,6 +168,9 @@ pub struct NewSubscription {
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub payload_format: Option<PayloadFormat>,
+    /// `POST` (the default), `PUT` or `PATCH`.
+    #[serde(default)]
+    pub method: Option<HttpMethod>,
     #[serde(default)]
     pub hex_signature_header: Option<String>,
 }
@@ -176,6 +202,8 @@ pub struct SubscriptionPatch {
     pub timeout_ms: Option<Option<u64>>,
     #[serde(default)]
     pub payload_format: Option<PayloadFormat>,
+    #[serde(default)]
+    pub method: Option<HttpMethod>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub hex_signature_header: Option<Option<String>>,
@@ -211,6 +239,7 @@ impl NewSubscription {
             headers: BTreeMap::new(),
             timeout_ms: validate_timeout(self.timeout_ms)?,
             payload_format: self.payload_format.unwrap_or_default(),
+            method: self.method.unwrap_or_default(),
             hex_signature_header: validate_hex_header(self.hex_signature_header)?,
             secret: Secret::generate(),
             previous_secret: None,
@@ -258,6 +287,9 @@ impl SubscriptionPatch {
         }
         if let Some(p) = self.payload_format {
             next.payload_format = p;
+        }
+        if let Some(m) = self.method {
+            next.method = m;
         }
         if let Some(h) = self.hex_signature_header {
             next.hex_signature_header = validate_hex_header(h)?;
