@@ -30,10 +30,15 @@ async fn signed_event_reaches_matching_subscriptions_only() {
         .subscribe(json!({
             "tenant_id": "dealer-1", "url": crm.url("/hooks/crm"), "event_types": ["lead.*"],
             "name": "CRM", "filter": {"campaign": ["abc123", "def456"]},
-            "headers": {"Authorization": "Bearer receiver-token"},
+            "headers": {"X-Dealer-Id": "4821"}, "auth": {"type": "bearer", "token": "receiver-token"},
             "hex_signature_header": "X-CarBuddy-Signature"
         }))
         .await;
+    assert_eq!(sub["auth"]["type"], "bearer");
+    assert!(
+        !sub.to_string().contains("receiver-token"),
+        "the credential is never shown: {sub}"
+    );
     // Each of these must receive nothing: wrong event type, paused, other tenant, other campaign.
     for body in [
         json!({"tenant_id": "dealer-1", "url": other.url("/appt"), "event_types": ["appointment.created"]}),
@@ -51,6 +56,7 @@ async fn signed_event_reaches_matching_subscriptions_only() {
     assert_eq!(req.path, "/hooks/crm");
     assert_eq!(req.header("content-type"), "application/json");
     assert_eq!(req.header("authorization"), "Bearer receiver-token");
+    assert_eq!(req.header("x-dealer-id"), "4821");
     assert_eq!(req.header("webhook-id"), event_id);
 
     // An independent Standard Webhooks verifier accepts the request as received.
@@ -163,6 +169,61 @@ async fn a_subscription_chooses_post_put_or_patch() {
             "the same signed body"
         );
     }
+    hl.shutdown().await;
+}
+
+#[tokio::test]
+async fn outbound_credentials_are_sent_replaceable_and_never_shown() {
+    let (hl, api) = hookline("1s").await;
+    let rx = Receiver::ok().await;
+    // a credential as a custom header is refused, pointing at `auth`
+    let (status, body) = api
+        .post("/v1/subscriptions", json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"], "headers": {"X-Api-Key": "k-1"}}))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "credential_header", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("auth"));
+    let key = api
+        .subscribe(
+            json!({"tenant_id": "d", "url": rx.url("/key"), "event_types": ["deal.*"],
+            "auth": {"type": "header", "name": "X-Api-Key", "value": "k-1"}}),
+        )
+        .await;
+    let basic = api
+        .subscribe(
+            json!({"tenant_id": "d", "url": rx.url("/basic"), "event_types": ["deal.*"],
+            "auth": {"type": "basic", "username": "dms", "password": "s3cret"}}),
+        )
+        .await;
+    let id = key["id"].as_str().unwrap();
+    let (_, shown) = api.get(&format!("/v1/subscriptions/{id}")).await;
+    assert_eq!(shown["auth"]["type"], "header");
+    assert_eq!(shown["auth"]["fingerprint"].as_str().unwrap().len(), 8);
+    assert!(!shown.to_string().contains("k-1"), "{shown}");
+    let before = shown["auth"]["fingerprint"].clone();
+    // replaced by PATCH: the new credential goes out, the fingerprint changes
+    let (status, patched) = api
+        .call(
+            "PATCH",
+            &format!("/v1/subscriptions/{id}"),
+            Some(
+                &json!({"auth": {"type": "header", "name": "X-Api-Key", "value": "k-2"}})
+                    .to_string(),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_ne!(patched["auth"]["fingerprint"], before);
+    api.send_event(json!({"tenant_id": "d", "type": "deal.closed", "data": {"dealId": "D-1"}}))
+        .await;
+    let got = rx.wait_for(2, WAIT).await;
+    let at = |path: &str| got.iter().find(|r| r.path == path).unwrap();
+    assert_eq!(at("/key").header("x-api-key"), "k-2");
+    assert_eq!(
+        at("/basic").header("authorization"),
+        "Basic ZG1zOnMzY3JldA=="
+    );
+    assert!(!basic.to_string().contains("s3cret"));
     hl.shutdown().await;
 }
 

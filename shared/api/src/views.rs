@@ -5,6 +5,7 @@ use hookline_core::api_key::ApiKey;
 use hookline_core::clock::Timestamp;
 use hookline_core::delivery::Delivery;
 use hookline_core::ids::{ApiKeyId, EventId, SubscriptionId};
+use hookline_core::subscription::auth::is_credential_header;
 use hookline_core::subscription::{HttpMethod, PayloadFormat, Subscription};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -30,6 +31,8 @@ pub struct SubscriptionView {
     pub timeout_ms: u64,
     pub payload_format: PayloadFormat,
     pub method: HttpMethod,
+    /// The credential requests carry: its type and a fingerprint, never the credential.
+    pub auth: Option<AuthView>,
     pub hex_signature_header: Option<String>,
     /// Until when the previous secret still signs, after a rotation.
     pub previous_secret_expires_at: Option<Timestamp>,
@@ -52,10 +55,25 @@ impl SubscriptionView {
             enabled: s.enabled,
             disabled_reason: s.disabled_reason.clone(),
             filter: s.filter.clone(),
-            headers: s.headers.clone(),
+            // a credential stored in a custom header before `auth` existed is not shown either
+            headers: s
+                .headers
+                .iter()
+                .map(|(k, v)| {
+                    let shown = match is_credential_header(&k.to_ascii_lowercase()) {
+                        true => "****".to_string(),
+                        false => v.clone(),
+                    };
+                    (k.clone(), shown)
+                })
+                .collect(),
             timeout_ms: s.timeout_ms,
             payload_format: s.payload_format,
             method: s.method,
+            auth: s.auth.as_ref().map(|a| AuthView {
+                kind: a.kind().to_string(),
+                fingerprint: a.fingerprint(),
+            }),
             hex_signature_header: s.hex_signature_header.clone(),
             previous_secret_expires_at: s.previous_secret_expires_at,
             created_at: s.created_at,
@@ -63,6 +81,16 @@ impl SubscriptionView {
             secret: with_secret.then(|| s.secret.as_str().to_string()),
         }
     }
+}
+
+/// What a view shows of a subscription's `auth`.
+#[derive(Serialize, ToSchema)]
+pub struct AuthView {
+    /// `bearer`, `header` or `basic`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// 8 hex digits of a SHA-256 of the header sent: tells credentials apart, reveals nothing.
+    pub fingerprint: String,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -19,8 +19,8 @@ pub fn subscription(tenant: &TenantId) -> Subscription {
     serde_json::from_value::<NewSubscription>(json!({
         "url": "https://crm.example.com/hooks",
         "event_types": ["lead.*"], "name": "CRM", "filter": {"campaign": ["abc123"]},
-        "headers": {"Authorization": "Bearer t0k3n"}, "hex_signature_header": "X-CarBuddy-Signature",
-        "method": "PUT"
+        "headers": {"X-Dealer-Id": "4821"}, "hex_signature_header": "X-CarBuddy-Signature",
+        "method": "PUT", "auth": {"type": "bearer", "token": "t0k3n"}
     }))
     .unwrap()
     .into_subscription(

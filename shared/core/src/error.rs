@@ -52,6 +52,8 @@ error_codes! {
     Internal => "internal",
     InvalidAttribute => "invalid_attribute",
     InvalidBatch => "invalid_batch",
+    CredentialHeader => "credential_header",
+    InvalidAuth => "invalid_auth",
     InvalidBody => "invalid_body",
     InvalidCursor => "invalid_cursor",
     InvalidData => "invalid_data",

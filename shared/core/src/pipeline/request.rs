@@ -33,6 +33,11 @@ pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> Outbou
         }
         headers.push((k.clone(), v.clone()));
     }
+    if let Some(auth) = &sub.auth {
+        let (name, value) = auth.header();
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+        headers.push((name, value));
+    }
     OutboundRequest {
         method: sub.method,
         url: sub.url.clone(),

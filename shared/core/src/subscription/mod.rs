@@ -96,6 +96,9 @@ pub struct Subscription {
     /// Subscriptions stored before methods existed are `POST`.
     #[serde(default)]
     pub method: HttpMethod,
+    /// How requests authenticate to the receiver; stored like the secret, never shown.
+    #[serde(default)]
+    pub auth: Option<OutboundAuth>,
     pub hex_signature_header: Option<String>,
     pub secret: Secret,
     /// After a rotation, the old secret keeps signing until `previous_secret_expires_at`.
@@ -171,6 +174,10 @@ pub struct NewSubscription {
     /// `POST` (the default), `PUT` or `PATCH`.
     #[serde(default)]
     pub method: Option<HttpMethod>,
+    /// The credential every request carries; never shown again (views show its type and a
+    /// fingerprint).
+    #[serde(default)]
+    pub auth: Option<OutboundAuth>,
     #[serde(default)]
     pub hex_signature_header: Option<String>,
 }
@@ -204,6 +211,10 @@ pub struct SubscriptionPatch {
     pub payload_format: Option<PayloadFormat>,
     #[serde(default)]
     pub method: Option<HttpMethod>,
+    /// A new credential; `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<OutboundAuth>)]
+    pub auth: Option<Option<OutboundAuth>>,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub hex_signature_header: Option<Option<String>>,
@@ -240,6 +251,7 @@ impl NewSubscription {
             timeout_ms: validate_timeout(self.timeout_ms)?,
             payload_format: self.payload_format.unwrap_or_default(),
             method: self.method.unwrap_or_default(),
+            auth: None,
             hex_signature_header: validate_hex_header(self.hex_signature_header)?,
             secret: Secret::generate(),
             previous_secret: None,
@@ -247,7 +259,8 @@ impl NewSubscription {
             created_at: now,
             updated_at: now,
         };
-        sub.headers = validate_headers(self.headers.unwrap_or_default(), &sub)?;
+        sub.headers = validate_headers(self.headers.unwrap_or_default(), &sub, true)?;
+        sub.auth = self.auth.map(|a| validate_auth(a, &sub)).transpose()?;
         Ok(sub)
     }
 }
@@ -294,14 +307,21 @@ impl SubscriptionPatch {
         if let Some(h) = self.hex_signature_header {
             next.hex_signature_header = validate_hex_header(h)?;
         }
+        let new_headers = self.headers.is_some();
         let headers = self.headers.unwrap_or_else(|| next.headers.clone());
-        next.headers = validate_headers(headers, &next)?;
+        next.headers = validate_headers(headers, &next, new_headers)?;
+        if let Some(a) = self.auth {
+            next.auth = a.map(|a| validate_auth(a, &next)).transpose()?;
+        }
         next.updated_at = now;
         Ok(next)
     }
 }
 
+pub mod auth;
 mod validation;
+
+pub use auth::OutboundAuth;
 
 pub use validation::validate_url;
 use validation::*;

@@ -95,7 +95,7 @@ pub(super) fn validate_filter(f: Option<Filter>) -> Result<Option<Filter>> {
     Ok(Some(f))
 }
 
-fn is_token(name: &str) -> bool {
+pub(super) fn is_token(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
         && name
@@ -103,8 +103,17 @@ fn is_token(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn is_reserved(name_lower: &str) -> bool {
+pub(super) fn is_reserved(name_lower: &str) -> bool {
     name_lower.starts_with("webhook-") || RESERVED_HEADERS.contains(&name_lower)
+}
+
+/// An `auth` credential, whose header must not be one Hookline sets (nor the hex signature).
+pub(super) fn validate_auth(a: OutboundAuth, sub: &Subscription) -> Result<OutboundAuth> {
+    let hex = sub
+        .hex_signature_header
+        .as_deref()
+        .map(str::to_ascii_lowercase);
+    a.validate(|lower| is_reserved(lower) || hex.as_deref() == Some(lower))
 }
 
 pub(super) fn validate_hex_header(h: Option<String>) -> Result<Option<String>> {
@@ -121,9 +130,12 @@ pub(super) fn validate_hex_header(h: Option<String>) -> Result<Option<String>> {
     Ok(Some(h))
 }
 
+/// Custom headers; `new` says they were given in this request (credentials are refused in new
+/// headers, while a subscription stored with one before `auth` existed can still be changed).
 pub(super) fn validate_headers(
     headers: BTreeMap<String, String>,
     sub: &Subscription,
+    new: bool,
 ) -> Result<BTreeMap<String, String>> {
     if headers.len() > MAX_HEADERS {
         return Err(Error::invalid(
@@ -141,6 +153,14 @@ pub(super) fn validate_headers(
             return Err(Error::invalid(
                 ErrorCode::InvalidHeader,
                 format!("`{}` is not a valid HTTP header name", truncate(name, 80)),
+            ));
+        }
+        if new && super::auth::is_credential_header(&lower) {
+            return Err(Error::invalid(
+                ErrorCode::CredentialHeader,
+                format!(
+                    "header `{name}` carries a credential: set it as `auth` instead ({{\"type\": \"bearer\", \"token\": ...}}, {{\"type\": \"header\", \"name\": \"{name}\", \"value\": ...}} or {{\"type\": \"basic\", ...}}), which is stored like the signing secret and never shown again"
+                ),
             ));
         }
         if is_reserved(&lower) || hex.as_deref() == Some(lower.as_str()) {
