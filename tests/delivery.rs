@@ -228,6 +228,51 @@ async fn outbound_credentials_are_sent_replaceable_and_never_shown() {
 }
 
 #[tokio::test]
+async fn a_delivery_shows_the_request_it_sent_with_secrets_redacted() {
+    let (hl, api) = hookline("1s").await;
+    let rx = Receiver::ok().await;
+    api.subscribe(json!({"tenant_id": "d", "url": rx.url("/dms"), "event_types": ["deal.*"],
+        "method": "PUT", "headers": {"X-Dealer-Id": "4821"}, "hex_signature_header": "X-DMS-Signature",
+        "auth": {"type": "header", "name": "X-Api-Key", "value": "k-secret"}}))
+        .await;
+    let event_id = api
+        .send_event(json!({"tenant_id": "d", "type": "deal.closed", "data": {"dealId": "D-7"}}))
+        .await;
+    let got = rx.wait_for(1, WAIT).await;
+    let ds = api
+        .wait_deliveries(&event_id, WAIT, |d| {
+            d.iter().all(|d| d["status"] == "succeeded")
+        })
+        .await;
+    let id = ds[0]["id"].as_str().unwrap();
+    let (status, plain) = api.get(&format!("/v1/deliveries/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(plain.get("request").is_none(), "only when asked for");
+    let (status, d) = api
+        .get(&format!("/v1/deliveries/{id}?include=request"))
+        .await;
+    assert_eq!(status, 200, "{d}");
+    assert_eq!(d["id"], ds[0]["id"]);
+    assert_eq!(d["attempts"][0]["status_code"], 200);
+    let r = &d["request"];
+    assert_eq!(r["method"], "PUT");
+    assert_eq!(r["url"], rx.url("/dms"));
+    assert_eq!(r["body"], got[0].json(), "the body the receiver got");
+    assert_eq!(r["headers"]["webhook-id"], event_id);
+    assert_eq!(r["headers"]["x-dealer-id"], "4821");
+    for secret in ["webhook-signature", "x-dms-signature", "x-api-key"] {
+        assert_eq!(r["headers"][secret], "[redacted]", "{secret}: {r}");
+    }
+    assert!(!d.to_string().contains("k-secret"));
+    let (status, body) = api
+        .get(&format!("/v1/deliveries/{id}?include=everything"))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_query");
+    hl.shutdown().await;
+}
+
+#[tokio::test]
 async fn failures_are_retried_with_the_same_webhook_id_until_success() {
     let (hl, api) = hookline("200ms,200ms,200ms").await;
     let rx = Receiver::start(

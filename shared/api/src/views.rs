@@ -147,3 +147,42 @@ pub struct Accepted {
 pub struct Health {
     pub status: String,
 }
+
+/// A request as the delivery log shows it: signatures and credentials redacted.
+#[derive(Serialize, ToSchema)]
+pub struct SentRequestView {
+    pub method: HttpMethod,
+    pub url: String,
+    /// Names in lowercase; `webhook-signature`, the hex signature and the credential are
+    /// `[redacted]`.
+    pub headers: BTreeMap<String, String>,
+    /// The body, rendered again from the stored event with the subscription's settings.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+impl SentRequestView {
+    pub fn of(r: &hookline_core::ports::OutboundRequest) -> Self {
+        SentRequestView {
+            method: r.method,
+            url: r.url.clone(),
+            headers: r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+                .collect(),
+            body: serde_json::from_slice(&r.body).unwrap_or_else(|_| {
+                serde_json::Value::String(String::from_utf8_lossy(&r.body).into_owned())
+            }),
+        }
+    }
+}
+
+/// A delivery with its attempts and, when asked for (`include=request`), the request they send.
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    #[serde(flatten)]
+    pub delivery: Delivery,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<SentRequestView>,
+}

@@ -6,12 +6,12 @@ use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{JsonBody, NoFields, QueryParams};
-use crate::views::DeliveryPage;
+use crate::views::{DeliveryPage, DeliveryView, SentRequestView};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use hookline_core::clock::Timestamp;
-use hookline_core::delivery::{Delivery, DeliveryStatus};
+use hookline_core::delivery::DeliveryStatus;
 use hookline_core::ids::{DeliveryId, EventId, SubscriptionId};
 use hookline_core::service::{AttemptReport, DeliveryFilter, PageRequest, RecoverReport};
 use serde::Deserialize;
@@ -137,18 +137,51 @@ async fn recover(
     Ok((StatusCode::ACCEPTED, Json(report)))
 }
 
-/// One delivery with its attempts.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DeliveryQuery {
+    /// `request`: add the request the delivery's attempts send (method, URL, headers with the
+    /// signatures and credential redacted, body).
+    #[param(inline)]
+    include: Option<Include>,
+}
+
+#[derive(Deserialize, ToSchema, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum Include {
+    Request,
+}
+
+/// One delivery with its attempts; with `include=request`, also what was sent. The request is
+/// rendered again from the stored event and the subscription's settings rather than stored with
+/// each delivery: events never change, and storing 1 KB more per delivery would make each of
+/// its writes (create, claim, record) dearer; the settings shown are the subscription's now.
 #[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries",
-    params(("id" = String, Path, description = "Delivery id")),
-    responses((status = 200, body = Delivery), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    params(("id" = String, Path, description = "Delivery id"), DeliveryQuery),
+    responses((status = 200, body = DeliveryView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn get_delivery(
     State(s): State<ApiState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Delivery>, ApiError> {
+    QueryParams(q): QueryParams<DeliveryQuery>,
+) -> Result<Json<DeliveryView>, ApiError> {
     let id = DeliveryId::from_path(&id)?;
-    Ok(Json(s.hookline.get_delivery(&caller, &id).await?))
+    let view = match q.include {
+        Some(Include::Request) => {
+            let (delivery, request) = s.hookline.delivery_with_request(&caller, &id).await?;
+            DeliveryView {
+                delivery,
+                request: request.as_ref().map(SentRequestView::of),
+            }
+        }
+        None => DeliveryView {
+            delivery: s.hookline.get_delivery(&caller, &id).await?,
+            request: None,
+        },
+    };
+    Ok(Json(view))
 }
 
 /// Re-send one delivery now: a new attempt on the same delivery, with the same `webhook-id`.

@@ -47,6 +47,30 @@ pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> Outbou
     }
 }
 
+/// What the delivery log shows in place of a signature or a credential.
+pub const REDACTED: &str = "[redacted]";
+
+/// The request an attempt at `at` sends, as the delivery log shows it: what [`build_request`]
+/// makes, with the signatures' and the credential's values redacted. The body is rendered
+/// again from the stored event (events never change) with the subscription's settings.
+pub fn as_logged(sub: &Subscription, event: &Event, at: Timestamp) -> OutboundRequest {
+    let mut request = build_request(sub, event, at);
+    let mut secret: Vec<String> = vec!["webhook-signature".into()];
+    secret.extend(
+        sub.hex_signature_header
+            .as_deref()
+            .map(str::to_ascii_lowercase),
+    );
+    secret.extend(sub.auth.as_ref().map(|a| a.header().0));
+    for (name, value) in &mut request.headers {
+        let lower = name.to_ascii_lowercase();
+        if secret.contains(&lower) || crate::subscription::auth::is_credential_header(&lower) {
+            *value = REDACTED.to_string();
+        }
+    }
+    request
+}
+
 /// The host (and port) of a subscription URL, for logs: paths and query strings can carry
 /// receivers' tokens, so they are never logged.
 pub fn endpoint_host(url: &str) -> String {

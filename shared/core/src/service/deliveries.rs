@@ -18,6 +18,31 @@ impl Hookline {
         visible(principal, "delivery", id.as_str(), found, |d| &d.tenant_id)
     }
 
+    /// A delivery and the request its attempts send, as [`crate::pipeline::request::as_logged`]
+    /// renders it at the last attempt's time (or now); `None` when the subscription or the
+    /// event is no longer stored.
+    pub async fn delivery_with_request(
+        &self,
+        principal: &Principal,
+        id: &DeliveryId,
+    ) -> Result<(Delivery, Option<crate::ports::OutboundRequest>)> {
+        let delivery = self.get_delivery(principal, id).await?;
+        let sub = self
+            .store
+            .get_subscription(&delivery.subscription_id)
+            .await?;
+        let event = self.store.get_event(&delivery.event_id).await?;
+        let at = delivery
+            .attempts
+            .last()
+            .map_or_else(|| self.clock.now(), |a| a.at);
+        let request = match (sub, event) {
+            (Some(sub), Some(event)) => Some(crate::pipeline::request::as_logged(&sub, &event, at)),
+            _ => None,
+        };
+        Ok((delivery, request))
+    }
+
     pub async fn event_deliveries(
         &self,
         principal: &Principal,
