@@ -92,12 +92,7 @@ impl Rig {
     async fn deliveries_of(&self, event: &Event) -> usize {
         let mut q = DeliveryQuery {
             event_id: Some(event.id.clone()),
-            subscription_id: None,
-            status: None,
-            since: None,
-            until: None,
-            after: None,
-            limit: 100,
+            ..hookline_conformance::fixtures::query()
         };
         let mut total = 0;
         loop {
