@@ -186,3 +186,34 @@ pub struct DeliveryView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<SentRequestView>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_core::TenantId;
+    use hookline_core::destination::DestinationPolicy;
+    use hookline_core::subscription::NewSubscription;
+
+    #[test]
+    fn a_view_shows_no_credential() {
+        let mut sub = serde_json::from_value::<NewSubscription>(serde_json::json!({
+            "url": "https://dms.example.com/hooks", "event_types": ["deal.*"],
+            "headers": {"X-Dealer-Id": "4821"}, "auth": {"type": "bearer", "token": "t0k3n"}
+        }))
+        .unwrap()
+        .into_subscription(
+            TenantId::parse("d").unwrap(),
+            Timestamp(0),
+            &DestinationPolicy::default(),
+        )
+        .unwrap();
+        // a credential stored in a custom header before `auth` existed
+        sub.headers.insert("X-Api-Key".into(), "k-old".into());
+        let view = serde_json::to_value(SubscriptionView::of(&sub, false)).unwrap();
+        assert_eq!(view["headers"]["X-Api-Key"], "****");
+        assert_eq!(view["headers"]["X-Dealer-Id"], "4821");
+        assert_eq!(view["auth"]["type"], "bearer");
+        let text = view.to_string();
+        assert!(!text.contains("t0k3n") && !text.contains("k-old"), "{text}");
+    }
+}

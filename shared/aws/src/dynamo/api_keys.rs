@@ -21,7 +21,7 @@ impl ApiKeyStore for DynamoStore {
     }
 
     async fn get_api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>> {
-        self.get(keys::api_key(id))
+        self.get(keys::api_key(id), true)
             .await?
             .map(|i| api_key_from(&i))
             .transpose()

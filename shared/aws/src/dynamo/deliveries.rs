@@ -7,7 +7,7 @@
 //! their ids follow from the event and its tenant's subscriptions.
 
 use super::DynamoStore;
-use super::codec::{Item, delivery_from, delivery_item, key, n, outbox_item, s, to_json};
+use super::codec::{Item, delivery_from, delivery_item, get_s, key, n, outbox_item, s, to_json};
 use super::keys::{self, GSI2, GSI3};
 use super::query::KeyRange;
 use crate::sdk_error;
@@ -153,10 +153,7 @@ impl DynamoStore {
             let entries = self
                 .query_shards(index, partitions.clone(), &range, page)
                 .await?;
-            let pks: Vec<String> = entries
-                .iter()
-                .filter_map(|e| e.get("pk").and_then(|v| v.as_s().ok()).cloned())
-                .collect();
+            let pks: Vec<String> = entries.iter().filter_map(|e| get_s(e, "pk")).collect();
             self.keep_wanted(&pks, q, &mut out).await?;
             match entries.last() {
                 Some(last) if entries.len() == page && out.len() < q.limit => {
@@ -294,7 +291,7 @@ impl DeliveryStore for DynamoStore {
     }
 
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>> {
-        self.get(keys::delivery(id))
+        self.get(keys::delivery(id), true)
             .await?
             .map(|i| delivery_from(&i))
             .transpose()

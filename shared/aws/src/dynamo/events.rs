@@ -162,9 +162,9 @@ impl EventStore for DynamoStore {
     /// An event never changes once stored, so it is read eventually consistent (half a read
     /// unit); only when that read does not find it yet is it read again strongly consistent.
     async fn get_event(&self, id: &EventId) -> Result<Option<Event>> {
-        let item = match self.get_eventually(keys::event(id)).await? {
+        let item = match self.get(keys::event(id), false).await? {
             Some(item) => Some(item),
-            None => self.get(keys::event(id)).await?,
+            None => self.get(keys::event(id), true).await?,
         };
         item.map(|i| from_json(&i)).transpose()
     }

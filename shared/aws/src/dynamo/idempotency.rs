@@ -110,7 +110,7 @@ impl IdempotencyStore for DynamoStore {
         now: Timestamp,
     ) -> Result<Option<IdempotencyRecord>> {
         Ok(self
-            .get(keys::idempotency(idem_key))
+            .get(keys::idempotency(idem_key), true)
             .await?
             .and_then(|item| record_of(&item, now)))
     }

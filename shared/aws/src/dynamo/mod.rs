@@ -5,10 +5,10 @@
 //! Key design (`pk`, `sk` strings; three GSIs with `gsiNpk`/`gsiNsk`; `ttl` in epoch seconds),
 //! every shape spelled in `keys`. gsi1 and gsi2 project only `keys::PROJECTED` (what listing
 //! subscriptions and keys reads, and what never changes on a delivery), gsi3 is sparse and
-//! keys-only (failed deliveries). No write on the hot path (ingest, fan-out, attempts) goes to a partition that every
-//! event, tenant or status shares: the outbox is spread over 32 partitions, a subscription's
-//! deliveries over 4, and an event's deliveries need no index at all (BENCHMARKS.md has the
-//! arithmetic).
+//! keys-only (failed deliveries). No write on the hot path (ingest, fan-out, attempts) goes to
+//! a partition that every event, tenant or status shares: the outbox is spread over 32
+//! partitions, a subscription's deliveries over 4, and an event's deliveries need no index at
+//! all (BENCHMARKS.md has the arithmetic).
 //!
 //! | item | pk | sk | gsi1 | gsi2 | gsi3 |
 //! |---|---|---|---|---|---|
@@ -92,28 +92,15 @@ impl DynamoStore {
         n(from.plus(self.retention).seconds())
     }
 
-    /// The item alone in partition `pk`, read strongly consistent.
-    async fn get(&self, pk: String) -> Result<Option<Item>> {
+    /// The item alone in partition `pk`, read strongly consistent or (for items that never
+    /// change once written) eventually consistent, at half the read units.
+    async fn get(&self, pk: String, consistent: bool) -> Result<Option<Item>> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(pk)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("dynamodb", e))?;
-        Ok(out.item().cloned())
-    }
-
-    /// The item alone in partition `pk`, read eventually consistent (for items that never
-    /// change once written).
-    async fn get_eventually(&self, pk: String) -> Result<Option<Item>> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk)))
+            .consistent_read(consistent)
             .send()
             .await
             .map_err(|e| sdk_error("dynamodb", e))?;

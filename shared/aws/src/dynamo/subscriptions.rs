@@ -25,7 +25,7 @@ impl SubscriptionStore for DynamoStore {
     }
 
     async fn get_subscription(&self, id: &SubscriptionId) -> Result<Option<Subscription>> {
-        self.get(keys::subscription(id))
+        self.get(keys::subscription(id), true)
             .await?
             .map(|i| from_json(&i))
             .transpose()

@@ -1,5 +1,5 @@
 //! A short-lived cache of subscriptions for the attempts of one process: the delivery function
-//! reads a subscription once per [`SubscriptionCache::ttl`] instead of once per attempt. What a
+//! reads a subscription once per ttl instead of once per attempt. What a
 //! change to a subscription (pause, deletion, a new secret or URL) may take to reach attempts is
 //! that bound; a subscription this process disables itself is forgotten at once.
 
@@ -24,10 +24,6 @@ impl SubscriptionCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
         }
-    }
-
-    pub fn ttl(&self) -> Duration {
-        self.ttl
     }
 
     /// What the store said of `id` (`None`: that it does not exist), if it said so less than

@@ -302,6 +302,31 @@ mod tests {
     }
 
     #[test]
+    fn credentials_in_new_headers_are_refused_but_a_stored_one_does_not_block_a_patch() {
+        let refused = create(with("headers", json!({"X-Api-Key": "k"}))).unwrap_err();
+        assert_eq!(refused.code, ErrorCode::CredentialHeader);
+        assert!(refused.message.contains("auth"), "{}", refused.message);
+        // stored before `auth` existed
+        let mut legacy = create(base()).unwrap();
+        legacy
+            .headers
+            .insert("Authorization".into(), "Bearer old".into());
+        let pause: SubscriptionPatch = serde_json::from_value(json!({"enabled": false})).unwrap();
+        let paused = pause.apply(&legacy, Timestamp(5), &policy()).unwrap();
+        assert!(!paused.enabled);
+        assert_eq!(paused.headers["Authorization"], "Bearer old");
+        let again: SubscriptionPatch =
+            serde_json::from_value(json!({"headers": {"Authorization": "Bearer new"}})).unwrap();
+        assert_eq!(
+            again
+                .apply(&legacy, Timestamp(5), &policy())
+                .unwrap_err()
+                .code,
+            ErrorCode::CredentialHeader
+        );
+    }
+
+    #[test]
     fn invalid_patch_leaves_the_subscription_alone() {
         let s = create(base()).unwrap();
         let patch: SubscriptionPatch =
