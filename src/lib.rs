@@ -180,15 +180,14 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
     let settings = config.settings.settings(Removal::Hookline);
     let resolver =
         CheckedResolver::new(settings.destination).with_fixed_answers(config.fixed_dns.clone());
-    let hookline = Hookline {
+    let hookline = Hookline::new(
         store,
         queue,
-        sender: Arc::new(HttpSender::with_resolver(settings.destination, resolver)),
-        clock: Arc::new(SystemClock),
+        Arc::new(HttpSender::with_resolver(settings.destination, resolver)),
+        Arc::new(SystemClock),
         notifier,
         settings,
-        subscriptions: None,
-    };
+    );
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);

@@ -27,12 +27,35 @@ enum Command {
     Dev(DevArgs),
     /// Run a receiver that prints every webhook it gets and checks its signature.
     Receive(ReceiveArgs),
+    /// Manage a running deployment's event types.
+    #[command(subcommand)]
+    EventTypes(EventTypesCommand),
     /// Print the dead-lettered jobs of a data directory, one JSON object per line.
     DeadLetters {
         #[arg(long, env = "HOOKLINE_DATA_DIR", default_value = ".hookline")]
         data_dir: PathBuf,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventTypesCommand {
+    /// Import catalogue files (`events/catalog/*.json`): declare each type, or change it where
+    /// it differs. Prints what each import did.
+    Import {
+        /// Catalogue files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The deployment's API (`hookline dev`'s address, or the API Gateway URL).
+        #[arg(long, env = "HOOKLINE_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An admin key (or a tenant key, to import for that tenant).
+        #[arg(long, env = "HOOKLINE_API_KEY")]
+        api_key: String,
+        /// With the admin key: import for this tenant only.
+        #[arg(long)]
+        tenant_id: Option<String>,
     },
 }
 
@@ -174,6 +197,12 @@ async fn main() -> std::process::ExitCode {
         Command::Dev(args) => dev(args).await,
         Command::Receive(args) => receive::run(args.listen, args.secret, args.status).await,
         Command::DeadLetters { data_dir, limit } => dead_letters(data_dir, limit).await,
+        Command::EventTypes(EventTypesCommand::Import {
+            files,
+            url,
+            api_key,
+            tenant_id,
+        }) => import_catalogues(files, url, api_key, tenant_id).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -182,6 +211,38 @@ async fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Posts each catalogue to `POST /v1/event-types/import`; stops at the first refusal.
+async fn import_catalogues(
+    files: Vec<PathBuf>,
+    url: String,
+    api_key: String,
+    tenant_id: Option<String>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let client = reqwest::Client::new();
+    let endpoint = format!("{}/v1/event-types/import", url.trim_end_matches('/'));
+    for file in files {
+        let mut catalogue: serde_json::Value = serde_json::from_slice(&std::fs::read(&file)?)
+            .map_err(|e| format!("{}: not JSON: {e}", file.display()))?;
+        if let (Some(t), Some(obj)) = (&tenant_id, catalogue.as_object_mut()) {
+            obj.insert("tenant_id".into(), t.clone().into());
+        }
+        let response = client
+            .post(&endpoint)
+            .bearer_auth(&api_key)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(&catalogue)?)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await?;
+        if !status.is_success() {
+            return Err(format!("{}: HTTP {status}: {text}", file.display()).into());
+        }
+        println!("{}: {text}", file.display());
+    }
+    Ok(())
 }
 
 async fn dead_letters(

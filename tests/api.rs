@@ -97,11 +97,12 @@ async fn every_body_is_a_json_object_on_every_route() {
                 } else {
                     sid.clone()
                 };
-                routes.push((method.to_uppercase(), path.replace("{id}", &id)));
+                let path = path.replace("{id}", &id).replace("{name}", "lead.qualified");
+                routes.push((method.to_uppercase(), path));
             }
         }
     }
-    assert_eq!(routes.len(), 9, "every POST and PATCH route: {routes:?}");
+    assert_eq!(routes.len(), 12, "every POST and PATCH route: {routes:?}");
     for (method, path) in &routes {
         for body in [
             r#"["tenant-a", "https://crm.example.com/hooks"]"#,

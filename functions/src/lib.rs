@@ -100,13 +100,12 @@ pub fn wire(
     queue: hookline_aws::SqsQueue,
     settings: Settings,
 ) -> Hookline {
-    Hookline {
-        store: Arc::new(store),
-        queue: Arc::new(queue),
-        sender: Arc::new(hookline_sender::HttpSender::new(settings.destination)),
-        clock: Arc::new(SystemClock),
-        notifier: None,
+    Hookline::new(
+        Arc::new(store),
+        Arc::new(queue),
+        Arc::new(hookline_sender::HttpSender::new(settings.destination)),
+        Arc::new(SystemClock),
+        None,
         settings,
-        subscriptions: None,
-    }
+    )
 }

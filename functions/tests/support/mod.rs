@@ -104,6 +104,7 @@ pub async fn wired_on_moto(
         schedule,
         default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
         removal,
+        strict_event_types: false,
     };
     (hookline_functions::wire(store, sqs, settings), table, queue)
 }
@@ -150,6 +151,7 @@ pub async fn counted_on_moto(
         schedule,
         default_timeout_ms: 5000,
         removal: hookline_core::pipeline::Removal::EventSource,
+        strict_event_types: false,
     };
     let hl = hookline_functions::wire(store, queue, settings);
     (hl, table, sqs, queue_url)

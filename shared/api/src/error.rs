@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use hookline_core::error::Violation;
 use hookline_core::{Error, ErrorCode, ErrorKind};
 use serde::Serialize;
 
@@ -13,6 +14,7 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: ErrorCode,
     pub message: String,
+    pub details: Vec<Violation>,
 }
 
 /// Every error response: `{"error": {"code": "...", "message": "..."}}`.
@@ -27,6 +29,10 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// What went wrong, for people.
     pub message: String,
+    /// Where: one entry per problem (JSON pointer and message), for errors that have them
+    /// (`schema_validation_failed`); at most 10.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Violation>,
 }
 
 impl ApiError {
@@ -35,6 +41,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
     }
 
@@ -62,6 +69,7 @@ impl ApiError {
             error: ErrorDetail {
                 code: self.code,
                 message: self.message.clone(),
+                details: self.details.clone(),
             },
         })
         .expect("error bodies serialize")
@@ -76,6 +84,7 @@ impl From<Error> for ApiError {
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -84,7 +93,10 @@ impl From<Error> for ApiError {
             tracing::error!(error = %e.message, "internal error answered with 500");
             return ApiError::new(status, e.code, "internal error; the request may be retried");
         }
-        ApiError::new(status, e.code, e.message)
+        ApiError {
+            details: e.details,
+            ..ApiError::new(status, e.code, e.message)
+        }
     }
 }
 

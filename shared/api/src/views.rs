@@ -30,6 +30,9 @@ pub struct SubscriptionView {
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: u64,
     pub payload_format: PayloadFormat,
+    /// The payload version its events are rendered in, where their type declares it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_version: Option<String>,
     pub method: HttpMethod,
     /// The credential requests carry: its type and a fingerprint, never the credential.
     pub auth: Option<AuthView>,
@@ -69,6 +72,7 @@ impl SubscriptionView {
                 .collect(),
             timeout_ms: s.timeout_ms,
             payload_format: s.payload_format,
+            payload_version: s.payload_version.clone(),
             method: s.method,
             auth: s.auth.as_ref().map(|a| AuthView {
                 kind: a.kind().to_string(),

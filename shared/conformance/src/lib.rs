@@ -50,6 +50,7 @@ mod checks;
 
 pub mod api_keys;
 pub mod deliveries;
+pub mod event_types;
 pub mod events;
 pub mod fixtures;
 pub mod idempotency;
@@ -64,6 +65,7 @@ macro_rules! store_suite {
     ($make:expr) => {
         $crate::for_each_subscription_check!([$crate::__store_tests] $make);
         $crate::for_each_event_check!([$crate::__store_tests] $make);
+        $crate::for_each_event_type_check!([$crate::__store_tests] $make);
         $crate::for_each_delivery_check!([$crate::__store_tests] $make);
         $crate::for_each_api_key_check!([$crate::__store_tests] $make);
         $crate::for_each_idempotency_check!([$crate::__store_tests] $make);

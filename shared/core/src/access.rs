@@ -60,6 +60,7 @@ impl Principal {
                 kind: crate::error::ErrorKind::Forbidden,
                 code: ErrorCode::AdminOnly,
                 message: "this route needs the admin key".into(),
+                details: Vec::new(),
             }),
         }
     }

@@ -39,6 +39,10 @@ pub struct Config {
     /// it must leave room for every attempt of the schedule.
     #[arg(long, env = "HOOKLINE_MAX_RECEIVE_COUNT")]
     pub max_receive_count: Option<u32>,
+    /// Accept only declared event types (`/v1/event-types`) in events and subscriptions, so a
+    /// typo in a type name is refused instead of matching nothing.
+    #[arg(long, env = "HOOKLINE_STRICT_EVENT_TYPES")]
+    pub strict_event_types: bool,
 }
 
 impl Default for Config {
@@ -50,6 +54,7 @@ impl Default for Config {
             delivery_timeout_ms: DEFAULT_TIMEOUT_MS,
             retention_days: DEFAULT_RETENTION_DAYS,
             max_receive_count: None,
+            strict_event_types: false,
         }
     }
 }
@@ -89,6 +94,7 @@ impl Config {
             schedule: self.retry_schedule.clone(),
             default_timeout_ms: self.delivery_timeout_ms,
             removal,
+            strict_event_types: self.strict_event_types,
         }
     }
 

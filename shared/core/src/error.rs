@@ -14,6 +14,9 @@ pub enum ErrorKind {
     NotFound,
     /// The request conflicts with the current state (HTTP 409).
     Conflict,
+    /// The request is well-formed but its content breaks a declared contract, such as an event
+    /// whose `data` fails its type's JSON Schema (HTTP 422).
+    Unprocessable,
     /// The body is larger than allowed (HTTP 413).
     TooLarge,
     /// Storage or queue failure: nothing the caller did wrong (HTTP 500/503).
@@ -68,6 +71,14 @@ error_codes! {
     InvalidQuery => "invalid_query",
     InvalidRequest => "invalid_request",
     InvalidRetrySchedule => "invalid_retry_schedule",
+    InvalidPayloadVersion => "invalid_payload_version",
+    InvalidSchema => "invalid_schema",
+    EventTypeExists => "event_type_exists",
+    EditConflict => "edit_conflict",
+    SchemaValidationFailed => "schema_validation_failed",
+    UnknownEventType => "unknown_event_type",
+    UnknownPayloadVersion => "unknown_payload_version",
+    TooManyEventTypes => "too_many_event_types",
     InvalidTenantId => "invalid_tenant_id",
     InvalidText => "invalid_text",
     InvalidTimeout => "invalid_timeout",
@@ -112,6 +123,17 @@ pub struct Error {
     /// Stable, machine-readable code such as `invalid_url`.
     pub code: ErrorCode,
     pub message: String,
+    /// Where, in the request, each part of the problem is (a bounded list; empty for most
+    /// errors).
+    pub details: Vec<Violation>,
+}
+
+/// One problem at one place of a request: a JSON pointer into the body and what is wrong there.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Violation {
+    /// JSON pointer into the offending document, e.g. `/data/leadId` (`""` is the whole of it).
+    pub pointer: String,
+    pub message: String,
 }
 
 impl Error {
@@ -120,6 +142,7 @@ impl Error {
             kind: ErrorKind::Invalid,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn not_found(what: &str, id: &str) -> Self {
@@ -127,6 +150,7 @@ impl Error {
             kind: ErrorKind::NotFound,
             code: ErrorCode::NotFound,
             message: format!("{what} {id} was not found"),
+            details: Vec::new(),
         }
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
@@ -134,6 +158,7 @@ impl Error {
             kind: ErrorKind::Unauthorized,
             code: ErrorCode::Unauthorized,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn too_large(message: impl Into<String>) -> Self {
@@ -141,6 +166,7 @@ impl Error {
             kind: ErrorKind::TooLarge,
             code: ErrorCode::PayloadTooLarge,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -148,6 +174,7 @@ impl Error {
             kind: ErrorKind::Conflict,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
@@ -155,6 +182,7 @@ impl Error {
             kind: ErrorKind::Forbidden,
             code,
             message: message.into(),
+            details: Vec::new(),
         }
     }
     pub fn internal(message: impl Into<String>) -> Self {
@@ -162,6 +190,23 @@ impl Error {
             kind: ErrorKind::Internal,
             code: ErrorCode::Internal,
             message: message.into(),
+            details: Vec::new(),
+        }
+    }
+}
+
+impl Error {
+    /// 422: `data` (or another document) breaks its declared contract at each of `details`.
+    pub fn unprocessable(
+        code: ErrorCode,
+        message: impl Into<String>,
+        details: Vec<Violation>,
+    ) -> Self {
+        Error {
+            kind: ErrorKind::Unprocessable,
+            code,
+            message: message.into(),
+            details,
         }
     }
 }

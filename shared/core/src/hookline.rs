@@ -26,6 +26,8 @@ pub struct Settings {
     pub default_timeout_ms: u64,
     /// Who deletes settled job messages.
     pub removal: Removal,
+    /// Only declared event types may be sent and subscribed to.
+    pub strict_event_types: bool,
 }
 
 /// Hookline's core, wired to its adapters.
@@ -42,9 +44,33 @@ pub struct Hookline {
     /// Subscriptions as attempts read them, when this process caches them
     /// ([`Hookline::with_subscription_cache`]).
     pub subscriptions: Option<Arc<crate::pipeline::cache::SubscriptionCache>>,
+    /// The event types ingest and rendering read, cached for
+    /// [`crate::event_type::cache::TTL`].
+    pub event_types: Arc<crate::event_type::cache::EventTypeCache>,
 }
 
 impl Hookline {
+    /// The core over its adapters, with no subscription cache.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn Queue>,
+        sender: Arc<dyn Sender>,
+        clock: Arc<dyn Clock>,
+        notifier: Option<Arc<dyn Notifier>>,
+        settings: Settings,
+    ) -> Self {
+        Hookline {
+            store,
+            queue,
+            sender,
+            clock,
+            notifier,
+            settings,
+            subscriptions: None,
+            event_types: Arc::default(),
+        }
+    }
+
     /// Caches the subscriptions attempts read for `ttl` (the delivery function's setting): a
     /// change to a subscription reaches attempts within `ttl`.
     pub fn with_subscription_cache(mut self, ttl: std::time::Duration) -> Self {

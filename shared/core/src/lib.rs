@@ -10,6 +10,7 @@ pub mod delivery;
 pub mod destination;
 pub mod error;
 pub mod event;
+pub mod event_type;
 pub mod hookline;
 pub mod ids;
 pub mod matching;

@@ -14,6 +14,14 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 );
 CREATE INDEX IF NOT EXISTS subscriptions_by_tenant ON subscriptions (tenant_id, id);
 
+CREATE TABLE IF NOT EXISTS event_types (
+    scope TEXT NOT NULL,
+    name TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (scope, name)
+);
+
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     body TEXT NOT NULL,

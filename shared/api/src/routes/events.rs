@@ -138,6 +138,7 @@ impl BatchResult {
             error: Some(ErrorDetail {
                 code: e.code,
                 message: e.message,
+                details: e.details,
             }),
         }
     }

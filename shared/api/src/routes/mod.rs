@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod deliveries;
+mod event_types;
 mod events;
 mod health;
 mod subscriptions;
@@ -30,6 +31,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
     modifiers(&BearerAuth),
     tags(
         (name = "events", description = "Producers send events"),
+        (name = "event-types", description = "The catalogue of event types: descriptions, JSON Schemas for `data`, payload versions"),
         (name = "subscriptions", description = "Endpoints, their event choice, scope and signing"),
         (name = "deliveries", description = "The delivery log and replays"),
         (name = "api-keys", description = "Tenant API keys (admin key only)"),
@@ -54,6 +56,7 @@ fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::routes())
         .merge(events::routes())
+        .merge(event_types::routes())
         .merge(subscriptions::routes())
         .merge(deliveries::routes())
         .merge(api_keys::routes())
@@ -134,7 +137,7 @@ mod tests {
             .values()
             .map(|item| item.as_object().unwrap().len())
             .sum();
-        assert_eq!(operations, 19);
+        assert_eq!(operations, 25);
         assert_eq!(spec["info"]["title"], "Hookline API");
         assert!(spec["components"]["securitySchemes"]["api_key"].is_object());
     }

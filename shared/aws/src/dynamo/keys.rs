@@ -35,6 +35,7 @@ const DELIVERY: &str = "DLV#";
 const API_KEY: &str = "KEY#";
 const IDEMPOTENCY: &str = "IDEM#";
 const OUTBOX: &str = "OUTBOX#";
+const EVENT_TYPES: &str = "ETYPE#";
 
 /// Partitions the outbox's entries are spread over: each takes ~1,000 writes/s and an event
 /// makes two (its entry put and deleted), so 32 carry 16,000 events/s (BENCHMARKS.md).
@@ -71,6 +72,15 @@ pub fn api_key(id: &ApiKeyId) -> String {
 /// An `Idempotency-Key` header value, as the caller sent it.
 pub fn idempotency(key: &str) -> String {
     format!("{IDEMPOTENCY}{key}")
+}
+
+/// The partition of a scope's event types (sort key: the type's name): the deployment's, or
+/// one tenant's. It is read once per cache ttl by each process and written only by the API.
+pub fn event_types(tenant: Option<&TenantId>) -> String {
+    match tenant {
+        None => format!("{EVENT_TYPES}*"),
+        Some(t) => format!("{EVENT_TYPES}T#{t}"),
+    }
 }
 
 /// The event id in an event item's partition key.

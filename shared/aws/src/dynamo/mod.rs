@@ -17,6 +17,7 @@
 //! | outbox entry | `OUTBOX#{nn}` | event id (until fanned out) | | | |
 //! | delivery | `DLV#{id}` | `#` | | `SUB#{sub}#DLV#{n}`, id | `SUB#{sub}#FAILED#{n}`, id (while failed) |
 //! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id | |
+//! | event type | `ETYPE#*` (the deployment's) or `ETYPE#T#{tenant}` | name | | | |
 //! | idempotency key | `IDEM#{key}` | `#` | | | |
 //!
 //! A delivery's id is fixed by its (event, subscription) (`DeliveryId::of`), carries its
@@ -41,6 +42,8 @@
 //!   id being new; a repeat is answered with the stored item (`deliveries`);
 //! - claim an attempt, record it: one conditional `UpdateItem` each, appending the attempt; the
 //!   failure notification, when there is one, in the same `TransactWriteItems` (`deliveries`);
+//! - a scope's event types: one `Query` of its partition, once per cache ttl per process; a
+//!   change is a `PutItem` conditional on the revision read (`event_types`);
 //! - create under an `Idempotency-Key`: one `GetItem` of the key's response (a replay stops
 //!   there), then one `TransactWriteItems` of the new item and the response, conditional on the
 //!   key holding none (`idempotency`).
@@ -53,6 +56,7 @@
 mod api_keys;
 mod codec;
 mod deliveries;
+mod event_types;
 mod events;
 pub mod footprint;
 mod idempotency;

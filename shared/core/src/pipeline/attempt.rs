@@ -40,10 +40,11 @@ impl Hookline {
         delivery: &Delivery,
         sub: &Subscription,
         event: &Event,
-    ) -> (Attempt, Outcome) {
+    ) -> Result<(Attempt, Outcome)> {
+        let version = self.payload_version(sub, event).await?;
         let at = self.clock.now();
         let number = delivery.attempts.len() as u32 + 1;
-        let request = build_request(sub, event, at);
+        let request = build_request(sub, event, version.as_ref(), at);
         let started = Instant::now();
         let result = self.sender.send(request).await;
         let duration_ms = started.elapsed().as_millis() as u64;
@@ -74,7 +75,7 @@ impl Hookline {
             attempt = number, endpoint = endpoint_host(&sub.url), status_code = attempt.status_code,
             duration_ms, error = attempt.error.as_deref(), "delivery attempt"
         );
-        (attempt, outcome)
+        Ok((attempt, outcome))
     }
 
     /// Attempt number `in_round` of a queued delivery, claimed by `carrier`, recorded, and what
@@ -87,7 +88,7 @@ impl Hookline {
         in_round: u32,
         carrier: &str,
     ) -> Result<Disposition> {
-        let (attempt, outcome) = self.send_attempt(delivery, sub, event).await;
+        let (attempt, outcome) = self.send_attempt(delivery, sub, event).await?;
         let at = attempt.at;
         let step = decide(
             in_round,
@@ -234,7 +235,7 @@ impl Hookline {
         if self.store.claim_delivery(&claim).await? == Written::Stale {
             return Err(in_progress());
         }
-        let (attempt, outcome) = self.send_attempt(delivery, sub, event).await;
+        let (attempt, outcome) = self.send_attempt(delivery, sub, event).await?;
         let success = outcome == Outcome::Success;
         let (status, next_attempt_at, failure_reason) = match (success, failed_reason) {
             (true, _) => (DeliveryStatus::Succeeded, None, None),

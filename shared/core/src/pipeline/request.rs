@@ -4,6 +4,7 @@
 
 use crate::clock::Timestamp;
 use crate::event::Event;
+use crate::event_type::PayloadVersion;
 use crate::payload;
 use crate::ports::OutboundRequest;
 use crate::signing::signature_headers;
@@ -11,9 +12,15 @@ use crate::subscription::Subscription;
 
 pub const USER_AGENT: &str = concat!("Hookline/", env!("CARGO_PKG_VERSION"));
 
-/// The signed POST for one attempt at `at`.
-pub fn build_request(sub: &Subscription, event: &Event, at: Timestamp) -> OutboundRequest {
-    let body = payload::render(event, sub.payload_format);
+/// The signed request for one attempt at `at`; `version` is the subscription's payload
+/// version as the event's type declares it, if it does.
+pub fn build_request(
+    sub: &Subscription,
+    event: &Event,
+    version: Option<&PayloadVersion>,
+    at: Timestamp,
+) -> OutboundRequest {
+    let body = payload::render(event, sub.payload_format, version);
     let mut headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("user-agent".to_string(), USER_AGENT.to_string()),
@@ -53,8 +60,13 @@ pub const REDACTED: &str = "[redacted]";
 /// The request an attempt at `at` sends, as the delivery log shows it: what [`build_request`]
 /// makes, with the signatures' and the credential's values redacted. The body is rendered
 /// again from the stored event (events never change) with the subscription's settings.
-pub fn as_logged(sub: &Subscription, event: &Event, at: Timestamp) -> OutboundRequest {
-    let mut request = build_request(sub, event, at);
+pub fn as_logged(
+    sub: &Subscription,
+    event: &Event,
+    version: Option<&PayloadVersion>,
+    at: Timestamp,
+) -> OutboundRequest {
+    let mut request = build_request(sub, event, version, at);
     let mut secret: Vec<String> = vec!["webhook-signature".into()];
     secret.extend(
         sub.hex_signature_header

@@ -1,11 +1,12 @@
 //! The ports: what the core needs from storage, the job queue, the HTTP client and the alert
-//! topic. Storage is one small trait per resource (`subscriptions`, `events` and the outbox,
+//! topic. Storage is one small trait per resource (`subscriptions`, `events` and the outbox, `event_types`,
 //! `deliveries`, `api_keys`, `idempotency`); [`Store`] is all of them, which is what an adapter
 //! set provides. The embedded adapters (local runs) and the AWS adapters implement these; one
 //! conformance suite, one file per trait, tests both.
 
 mod api_keys;
 mod deliveries;
+mod event_types;
 mod events;
 mod idempotency;
 mod notifier;
@@ -15,6 +16,7 @@ mod subscriptions;
 
 pub use api_keys::ApiKeyStore;
 pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore, Written};
+pub use event_types::EventTypeStore;
 pub use events::EventStore;
 pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
 pub use notifier::{Notification, Notifier};
@@ -26,11 +28,16 @@ pub use subscriptions::SubscriptionStore;
 
 /// Every store trait: what one adapter set (SQLite, or one DynamoDB table) provides.
 pub trait Store:
-    SubscriptionStore + EventStore + DeliveryStore + ApiKeyStore + IdempotencyStore
+    SubscriptionStore + EventStore + EventTypeStore + DeliveryStore + ApiKeyStore + IdempotencyStore
 {
 }
 
 impl<T> Store for T where
-    T: SubscriptionStore + EventStore + DeliveryStore + ApiKeyStore + IdempotencyStore
+    T: SubscriptionStore
+        + EventStore
+        + EventTypeStore
+        + DeliveryStore
+        + ApiKeyStore
+        + IdempotencyStore
 {
 }

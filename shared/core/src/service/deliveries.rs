@@ -37,7 +37,15 @@ impl Hookline {
             .last()
             .map_or_else(|| self.clock.now(), |a| a.at);
         let request = match (sub, event) {
-            (Some(sub), Some(event)) => Some(crate::pipeline::request::as_logged(&sub, &event, at)),
+            (Some(sub), Some(event)) => {
+                let version = self.payload_version(&sub, &event).await?;
+                Some(crate::pipeline::request::as_logged(
+                    &sub,
+                    &event,
+                    version.as_ref(),
+                    at,
+                ))
+            }
             _ => None,
         };
         Ok((delivery, request))

@@ -22,6 +22,7 @@ impl Hookline {
         let tenant = principal.tenant_for(new.tenant_id.take())?;
         let now = self.clock.now();
         let event = new.into_event(tenant, now)?;
+        self.check_event(&event).await?;
         let response = keyed.as_ref().map(|k| k.response(&event, now));
         let write = self
             .store
@@ -83,6 +84,16 @@ impl Hookline {
                 }
             }
         }
+        let checks =
+            futures::future::join_all(plain.iter().map(|(_, e)| self.check_event(e))).await;
+        let mut accepted_plain = Vec::with_capacity(plain.len());
+        for ((i, event), check) in plain.into_iter().zip(checks) {
+            match check {
+                Ok(()) => accepted_plain.push((i, event)),
+                Err(e) => answers[i] = Some(Err(e)),
+            }
+        }
+        let plain = accepted_plain;
         let events: Vec<Event> = plain.iter().map(|(_, e)| e.clone()).collect();
         let (written, keyed_answers) = futures::join!(
             async {

@@ -4,12 +4,14 @@
 
 mod api_keys;
 mod deliveries;
+mod event_types;
 mod events;
 pub mod idempotency;
 mod subscriptions;
 
 pub use crate::hookline::{Hookline, Settings};
 pub use crate::pipeline::attempt::AttemptReport;
+pub use event_types::ImportReport;
 pub use events::{BatchItem, MAX_BATCH};
 pub use idempotency::{Accepted, Keyed};
 

@@ -31,6 +31,7 @@ impl Hookline {
         if default_timeout {
             sub.timeout_ms = self.settings.default_timeout_ms;
         }
+        self.check_subscription_types(&sub).await?;
         if self.store.count_subscriptions(&sub.tenant_id).await? >= MAX_SUBSCRIPTIONS_PER_TENANT {
             return Err(Error::conflict(
                 ErrorCode::TooManySubscriptions,
@@ -86,6 +87,11 @@ impl Hookline {
         let mut next = patch.apply(&current, self.clock.now(), &self.settings.destination)?;
         if default_timeout {
             next.timeout_ms = self.settings.default_timeout_ms;
+        }
+        if next.event_types != current.event_types
+            || next.payload_version != current.payload_version
+        {
+            self.check_subscription_types(&next).await?;
         }
         self.store.update_subscription(&next).await?;
         Ok(next)

@@ -93,6 +93,10 @@ pub struct Subscription {
     pub headers: BTreeMap<String, String>,
     pub timeout_ms: u64,
     pub payload_format: PayloadFormat,
+    /// The payload version of its events' types this endpoint gets (types that declare it);
+    /// `None`: `data` as the producer sent it.
+    #[serde(default)]
+    pub payload_version: Option<String>,
     /// Subscriptions stored before methods existed are `POST`.
     #[serde(default)]
     pub method: HttpMethod,
@@ -171,6 +175,9 @@ pub struct NewSubscription {
     pub timeout_ms: Option<u64>,
     #[serde(default)]
     pub payload_format: Option<PayloadFormat>,
+    /// A payload version declared by the subscribed event types (`v2`); unset: `data` as sent.
+    #[serde(default)]
+    pub payload_version: Option<String>,
     /// `POST` (the default), `PUT` or `PATCH`.
     #[serde(default)]
     pub method: Option<HttpMethod>,
@@ -209,6 +216,10 @@ pub struct SubscriptionPatch {
     pub timeout_ms: Option<Option<u64>>,
     #[serde(default)]
     pub payload_format: Option<PayloadFormat>,
+    /// A payload version; `null`: `data` as sent.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub payload_version: Option<Option<String>>,
     #[serde(default)]
     pub method: Option<HttpMethod>,
     /// A new credential; `null` removes it.
@@ -221,7 +232,7 @@ pub struct SubscriptionPatch {
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some(..)`.
-fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+pub(crate) fn present<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -250,6 +261,7 @@ impl NewSubscription {
             headers: BTreeMap::new(),
             timeout_ms: validate_timeout(self.timeout_ms)?,
             payload_format: self.payload_format.unwrap_or_default(),
+            payload_version: validate_payload_version(self.payload_version)?,
             method: self.method.unwrap_or_default(),
             auth: None,
             hex_signature_header: validate_hex_header(self.hex_signature_header)?,
@@ -300,6 +312,9 @@ impl SubscriptionPatch {
         }
         if let Some(p) = self.payload_format {
             next.payload_format = p;
+        }
+        if let Some(v) = self.payload_version {
+            next.payload_version = validate_payload_version(v)?;
         }
         if let Some(m) = self.method {
             next.method = m;

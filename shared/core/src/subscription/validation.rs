@@ -59,6 +59,16 @@ pub(super) fn validate_text(field: &str, v: Option<String>, max: usize) -> Resul
     }
 }
 
+pub(super) fn validate_payload_version(v: Option<String>) -> Result<Option<String>> {
+    match v {
+        None => Ok(None),
+        Some(name) => {
+            crate::event_type::version::validate_name(&name)?;
+            Ok(Some(name))
+        }
+    }
+}
+
 pub(super) fn validate_timeout(t: Option<u64>) -> Result<u64> {
     match t {
         None => Ok(DEFAULT_TIMEOUT_MS),

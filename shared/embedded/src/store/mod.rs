@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod deliveries;
+mod event_types;
 mod events;
 mod idempotency;
 mod subscriptions;
