@@ -97,7 +97,9 @@ async fn every_body_is_a_json_object_on_every_route() {
                 } else {
                     sid.clone()
                 };
-                let path = path.replace("{id}", &id).replace("{name}", "lead.qualified");
+                let path = path
+                    .replace("{id}", &id)
+                    .replace("{name}", "lead.qualified");
                 routes.push((method.to_uppercase(), path));
             }
         }

@@ -47,9 +47,16 @@ fn payload(id: &str, event: &str, campaign: &str) -> Value {
     })
 }
 
+/// The Hookline event type of a Botdog `eventType` (`LEAD_MESSAGE_REPLIED` is
+/// `lead.message.replied`, as `events/catalog/botdog.json` declares it), so `lead.message.*`
+/// picks a family.
+fn dotted(event: &str) -> String {
+    event.to_lowercase().replace('_', ".")
+}
+
 /// Botdog posts the event to Hookline with its campaign as the attribute webhooks are scoped by.
 async fn send(api: &Api, event: &str, campaign: &str, id: &str) -> String {
-    api.send_event(json!({"tenant_id": TENANT, "type": event,
+    api.send_event(json!({"tenant_id": TENANT, "type": dotted(event),
         "attributes": {"campaign": campaign}, "data": payload(id, event, campaign)}))
         .await
 }
@@ -58,7 +65,7 @@ async fn send(api: &Api, event: &str, campaign: &str, id: &str) -> String {
 async fn webhook(api: &Api, rx: &Receiver, events: &[&str], filter: Option<Value>) -> Value {
     api.subscribe(
         json!({"tenant_id": TENANT, "name": "Botdog -> CRM", "url": rx.url("/botdog"),
-        "event_types": events, "filter": filter, "payload_format": "raw",
+        "event_types": events.iter().map(|e| dotted(e)).collect::<Vec<_>>(), "filter": filter, "payload_format": "raw",
         "hex_signature_header": "X-Webhook-Signature"}),
     )
     .await
@@ -100,6 +107,7 @@ fn attempts(d: &Value) -> Vec<String> {
 #[tokio::test]
 async fn botdog_webhooks_are_delivered_as_documented() {
     let (hl, api) = hookline(SCHEDULE).await;
+    api.import("botdog").await;
     let reply = |s, b: &str| Reply::StatusWith(s, vec![], b.into());
     let crm = Receiver::start(vec![reply(503, "busy")], reply(200, "ok")).await;
     let dashboard = Receiver::ok().await;
@@ -164,6 +172,7 @@ async fn botdog_webhooks_are_delivered_as_documented() {
 async fn botdog_gives_up_after_six_attempts_and_the_webhook_stays_active() {
     // a longer first wait, to look at the delivery between attempts
     let (hl, api) = hookline("1s,100ms,100ms,100ms,100ms").await;
+    api.import("botdog").await;
     let crm = Receiver::start(vec![], Reply::StatusWith(500, vec![], "down".into())).await;
     let sub = webhook(&api, &crm, &["LEAD_MESSAGE_REPLIED"], None).await;
     let event = send(&api, "LEAD_MESSAGE_REPLIED", "cmp_1", "wh_1").await;
@@ -195,6 +204,7 @@ async fn botdog_gives_up_after_six_attempts_and_the_webhook_stays_active() {
 #[tokio::test]
 async fn a_botdog_webhook_is_paused_resumed_tested_and_rotated() {
     let (hl, api) = hookline(SCHEDULE).await;
+    api.import("botdog").await;
     let (crm, other) = (Receiver::ok().await, Receiver::ok().await);
     let all = EVENTS.map(|e| e.0);
     let sub = webhook(&api, &crm, &all, None).await;

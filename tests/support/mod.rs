@@ -330,3 +330,37 @@ impl Api {
 pub fn all_status(ds: &[Value], status: &str) -> bool {
     !ds.is_empty() && ds.iter().all(|d| d["status"] == status)
 }
+
+/// `events/catalog/{platform}.json`.
+pub fn catalogue(platform: &str) -> Value {
+    let path = format!(
+        "{}/events/catalog/{platform}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_slice(&std::fs::read(&path).expect("catalogue exists")).unwrap()
+}
+
+/// The sample events of a platform (`events/samples/{platform}/*.json`), by file name.
+pub fn samples(platform: &str) -> Vec<Value> {
+    let dir = format!("{}/events/samples/{platform}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("samples exist")
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+        .collect()
+}
+
+impl Api {
+    /// Imports a platform's catalogue through the API; what it did.
+    pub async fn import(&self, platform: &str) -> Value {
+        let (status, report) = self
+            .post("/v1/event-types/import", catalogue(platform))
+            .await;
+        assert_eq!(status, 200, "{report}");
+        report
+    }
+}
