@@ -206,3 +206,48 @@ async fn the_command_line_imports_a_catalogue_into_a_running_deployment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid_event_type"));
 }
+
+#[tokio::test]
+async fn a_scope_declares_at_most_1000_types_and_an_import_past_it_writes_nothing() {
+    let (_hl, api) = hookline("1s").await;
+    let many: Vec<Value> = (0..1001)
+        .map(|i| json!({"name": format!("t.n{i:04}")}))
+        .collect();
+    let (status, err) = api
+        .post(
+            "/v1/event-types/import",
+            json!({"event_types": many[..1001]}),
+        )
+        .await;
+    assert_eq!(status, 409, "{err}");
+    assert_eq!(err["error"]["code"], "too_many_event_types");
+    let (_, list) = api.get("/v1/event-types").await;
+    assert!(
+        list["data"].as_array().unwrap().is_empty(),
+        "nothing written"
+    );
+    let report = api
+        .post(
+            "/v1/event-types/import",
+            json!({"event_types": many[..1000]}),
+        )
+        .await;
+    assert_eq!(report.0, 200, "{}", report.1);
+    let (status, err) = api
+        .post("/v1/event-types", json!({"name": "t.one_more"}))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("too_many_event_types"))
+    );
+    // below the limit again, a second declaration of a name is a conflict, not a change
+    let (status, _) = api.call("DELETE", "/v1/event-types/t.n0999", None).await;
+    assert_eq!(status, 204);
+    let (status, err) = api
+        .post("/v1/event-types", json!({"name": "t.n0000"}))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("event_type_exists"))
+    );
+}

@@ -30,36 +30,6 @@ fn type_item(t: &EventType) -> super::codec::Item {
     item
 }
 
-impl DynamoStore {
-    /// A `PutItem` of `item` under `condition`; `false` when the condition failed.
-    async fn put_if(
-        &self,
-        item: super::codec::Item,
-        condition: &str,
-        values: Option<HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
-    ) -> Result<bool> {
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression(condition)
-            .set_expression_attribute_values(values)
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(sdk_error("dynamodb", e)),
-        }
-    }
-}
-
 #[async_trait]
 impl EventTypeStore for DynamoStore {
     async fn insert_event_type(&self, t: &EventType) -> Result<bool> {

@@ -123,6 +123,35 @@ impl DynamoStore {
             .map_err(|e| sdk_error("dynamodb", e))
     }
 
+    /// Writes an item if `condition` holds on what is stored; `false` (and nothing written)
+    /// when it does not.
+    pub(super) async fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+        values: Option<std::collections::HashMap<String, AV>>,
+    ) -> Result<bool> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .set_expression_attribute_values(values)
+            .send()
+            .await;
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_error("dynamodb", e)),
+        }
+    }
+
     /// Writes an item that must not exist yet.
     pub(super) async fn put_new(&self, item: Item) -> Result<()> {
         self.client

@@ -32,23 +32,13 @@ impl SubscriptionStore for DynamoStore {
     }
 
     async fn update_subscription(&self, sub: &Subscription) -> Result<()> {
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(subscription_item(sub)))
-            .condition_expression("attribute_exists(pk)")
-            .send()
-            .await;
-        match out {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Err(Error::not_found("subscription", sub.id.as_str()))
-            }
-            Err(e) => Err(sdk_error("dynamodb", e)),
+        if self
+            .put_if(subscription_item(sub), "attribute_exists(pk)", None)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::not_found("subscription", sub.id.as_str()))
         }
     }
 

@@ -227,8 +227,15 @@ impl NewEventType {
 
     pub fn into_event_type(self, tenant_id: Option<TenantId>, now: Timestamp) -> Result<EventType> {
         let d = self.declared()?;
-        Ok(EventType {
-            name: self.name,
+        Ok(EventType::new(self.name, tenant_id, d, now))
+    }
+}
+
+impl EventType {
+    /// A new type (revision 1) of already checked declarations.
+    pub fn new(name: String, tenant_id: Option<TenantId>, d: Declared, now: Timestamp) -> Self {
+        EventType {
+            name,
             tenant_id,
             description: d.description,
             schema: d.schema,
@@ -237,11 +244,9 @@ impl NewEventType {
             revision: 1,
             created_at: now,
             updated_at: now,
-        })
+        }
     }
-}
 
-impl EventType {
     /// This type with `d` declared, if that changes anything (a new revision).
     pub fn redeclared(&self, d: Declared, now: Timestamp) -> Option<EventType> {
         (Declared::of(self) != d).then(|| EventType {

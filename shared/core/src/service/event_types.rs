@@ -198,7 +198,7 @@ impl Hookline {
         for (entry, d) in entries.into_iter().zip(declared) {
             match existing.get(&entry.name) {
                 None => {
-                    let t = entry.into_event_type(scope.clone(), now)?;
+                    let t = EventType::new(entry.name, scope.clone(), d, now);
                     if !self.store.insert_event_type(&t).await? {
                         return Err(exists(&t.name));
                     }
