@@ -373,3 +373,80 @@ async fn subscriptions_without_a_timeout_get_the_configured_delivery_timeout() {
     assert_eq!((status, &reset["timeout_ms"]), (200, &json!(9000)));
     hl.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_subscription_sets_its_own_retry_policy_within_the_deployment_bounds() {
+    let (hl, api) = hookline("1s,5m,30m").await;
+    let mut body = sub_body("https://crm.example.com/hooks");
+    body["max_attempts"] = json!(2);
+    let created = api.subscribe(body.clone()).await;
+    assert_eq!(created["max_attempts"], 2);
+    assert_eq!(created["retry_schedule"], Value::Null, "the deployment's");
+    let path = format!("/v1/subscriptions/{}", created["id"].as_str().unwrap());
+    let (status, set) = api
+        .call("PATCH", &path, Some(r#"{"retry_schedule": "10s,1m,2h"}"#))
+        .await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(
+        (&set["retry_schedule"], &set["max_attempts"]),
+        (&json!("10s,1m,2h"), &json!(2))
+    );
+    // refused, with nothing changed: a cap above the schedule in force, more delays than the
+    // deployment's schedule has, a delay shorter than its shortest, a schedule that is not one
+    for (patch, code) in [
+        (r#"{"max_attempts": 6}"#, "invalid_max_attempts"),
+        (
+            r#"{"retry_schedule": "1s,1s,1s,1s"}"#,
+            "invalid_retry_schedule",
+        ),
+        (r#"{"max_attempts": 0}"#, "invalid_max_attempts"),
+        (
+            r#"{"retry_schedule": "500ms,1m"}"#,
+            "invalid_retry_schedule",
+        ),
+        (
+            r#"{"retry_schedule": "5 minutes"}"#,
+            "invalid_retry_schedule",
+        ),
+        (
+            r#"{"retry_schedule": null, "max_attempts": 5}"#,
+            "invalid_max_attempts",
+        ),
+    ] {
+        let (status, e) = api.call("PATCH", &path, Some(patch)).await;
+        assert_eq!(
+            (status, e["error"]["code"].as_str()),
+            (400, Some(code)),
+            "{patch}: {e}"
+        );
+    }
+    let (_, shown) = api.get(&path).await;
+    assert_eq!(shown["retry_schedule"], "10s,1m,2h");
+    body["max_attempts"] = json!(5);
+    let (status, e) = api.post("/v1/subscriptions", body).await;
+    assert_eq!(
+        (status, e["error"]["code"].as_str()),
+        (400, Some("invalid_max_attempts"))
+    );
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1s,5m,30m"),
+        "{e}"
+    );
+    // null clears both: the deployment's schedule again
+    let (status, reset) = api
+        .call(
+            "PATCH",
+            &path,
+            Some(r#"{"retry_schedule": null, "max_attempts": null}"#),
+        )
+        .await;
+    assert_eq!(status, 200, "{reset}");
+    assert_eq!(
+        (&reset["retry_schedule"], &reset["max_attempts"]),
+        (&Value::Null, &Value::Null)
+    );
+    hl.shutdown().await;
+}

@@ -155,6 +155,51 @@ async fn exhausted_delivery_lands_in_the_sqs_dead_letter_queue_and_is_notified()
 }
 
 #[tokio::test]
+async fn each_subscription_follows_its_own_retry_policy_on_dynamodb_and_sqs() {
+    // the deployment makes four attempts a second apart
+    let (hl, api) = on_moto("1s,1s,1s").await;
+    let capped = Receiver::start(vec![], Reply::Status(503)).await;
+    let slower = Receiver::start(vec![], Reply::Status(503)).await;
+    api.subscribe(
+        json!({"tenant_id": "d", "url": capped.url("/"), "event_types": ["*"],
+        "max_attempts": 2}),
+    )
+    .await;
+    api.subscribe(
+        json!({"tenant_id": "d", "url": slower.url("/"), "event_types": ["*"],
+        "retry_schedule": "3s"}),
+    )
+    .await;
+    let event_id = api
+        .send_event(json!({"tenant_id": "d", "type": "lead.qualified", "data": {}}))
+        .await;
+    let ds = api
+        .wait_deliveries(&event_id, WAIT, |d| d.len() == 2 && all_status(d, "failed"))
+        .await;
+    for d in &ds {
+        assert_eq!(d["attempts"].as_array().unwrap().len(), 2, "{d:#}");
+        assert!(
+            d["failure_reason"]
+                .as_str()
+                .unwrap()
+                .contains("after 2 attempts"),
+            "{d:#}"
+        );
+    }
+    let (a, b) = (capped.received(), slower.received());
+    assert_eq!((a.len(), b.len()), (2, 2));
+    assert!(
+        a[1].at - a[0].at < Duration::from_millis(2500),
+        "the deployment's 1 s"
+    );
+    assert!(
+        b[1].at - b[0].at >= Duration::from_millis(2700),
+        "its own 3 s (-10% jitter)"
+    );
+    hl.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_crash_mid_batch_loses_nothing_and_the_unfinished_jobs_come_back() {
     let (hl, api) = on_moto_without_workers().await;
     // the first three requests are answered, the next three hang until the crash

@@ -1,8 +1,8 @@
 //! CarBuddy's documented webhooks, powered by Hookline end to end: its three events, its raw
 //! payload, `X-CarBuddy-Signature` checked by the verification snippet from CarBuddy's own
 //! documentation (run in Node), a 5-second acknowledgement window and "up to 3 retries on
-//! non-2xx responses" (the deployment's schedule of three retries, until retry policies are
-//! per subscription).
+//! non-2xx responses" as the subscription's own retry policy (`max_attempts: 4`, on a
+//! deployment whose schedule has more steps).
 
 mod support;
 
@@ -54,6 +54,9 @@ fn payload(event: &str) -> Value {
     })
 }
 
+/// Six retries: more than CarBuddy's three, which each subscription sets for itself.
+const DEPLOYMENT_SCHEDULE: &str = "200ms,200ms,200ms,200ms,200ms,200ms";
+
 const EVENTS: [&str; 3] = [
     "lead.qualified",
     "lead.unsubscribed",
@@ -62,17 +65,18 @@ const EVENTS: [&str; 3] = [
 
 #[tokio::test]
 async fn carbuddy_webhooks_are_delivered_as_documented() {
-    // "up to 3 retries": three waits, four attempts in all
-    let (hl, api) = hookline("200ms,200ms,200ms").await;
+    // the deployment retries six times; CarBuddy's webhooks "up to 3 retries"
+    let (hl, api) = hookline(DEPLOYMENT_SCHEDULE).await;
     // the dealer's CRM: slow past 5 s once, then an error, then it acknowledges
     let crm = Receiver::start(vec![Reply::Hang, Reply::Status(503)], Reply::Status(200)).await;
     let sub = api
         .subscribe(json!({
             "tenant_id": "ford-anytown", "url": crm.url("/carbuddy"), "event_types": EVENTS,
             "payload_format": "raw", "hex_signature_header": "X-CarBuddy-Signature",
-            "timeout_ms": 5000, "name": "CarBuddy -> Dealer CRM"
+            "timeout_ms": 5000, "max_attempts": 4, "name": "CarBuddy -> Dealer CRM"
         }))
         .await;
+    assert_eq!(sub["max_attempts"], 4);
     let secret = sub["secret"].as_str().unwrap().to_string();
 
     let started = Instant::now();
@@ -118,11 +122,12 @@ async fn carbuddy_webhooks_are_delivered_as_documented() {
 
 #[tokio::test]
 async fn carbuddy_gives_up_after_three_retries() {
-    let (hl, api) = hookline("200ms,200ms,200ms").await;
+    let (hl, api) = hookline(DEPLOYMENT_SCHEDULE).await;
     let down = Receiver::start(vec![], Reply::Status(500)).await;
     api.subscribe(json!({
         "tenant_id": "ford-anytown", "url": down.url("/"), "event_types": ["lead.qualified"],
-        "payload_format": "raw", "hex_signature_header": "X-CarBuddy-Signature", "timeout_ms": 5000
+        "payload_format": "raw", "hex_signature_header": "X-CarBuddy-Signature", "timeout_ms": 5000,
+        "max_attempts": 4
     }))
     .await;
     let event_id = api

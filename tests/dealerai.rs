@@ -2,8 +2,7 @@
 //! fields `dealerId`, `leadId`, `timestamp` shared by `$ref`) on a deployment that accepts
 //! declared types only, every type's sample validated and delivered, a bad payload refused with
 //! the pointer of each problem, http endpoints refused on an HTTPS-only deployment, and "3
-//! retries, then failed" (the deployment's schedule of three waits, until retry policies are per
-//! subscription).
+//! retries, then failed" as the subscription's own retry policy.
 
 mod support;
 
@@ -124,12 +123,16 @@ async fn dealerai_endpoints_are_https_only() {
 
 #[tokio::test]
 async fn a_dealerai_delivery_is_retried_three_times_then_failed() {
-    let (_hl, api) = hookline("100ms,100ms,100ms").await;
+    // the deployment's schedule has seven retries; this webhook makes three, 200 ms apart
+    let (_hl, api) = hookline("100ms,100ms,100ms,100ms,100ms,100ms,100ms").await;
     api.import("dealerai").await;
     let crm = Receiver::start(vec![], Reply::Status(500)).await;
-    api.subscribe(json!({"tenant_id": TENANT, "url": crm.url("/dealerai"),
-        "event_types": ["appointment.*"], "payload_format": "raw"}))
+    let sub = api
+        .subscribe(json!({"tenant_id": TENANT, "url": crm.url("/dealerai"),
+            "event_types": ["appointment.*"], "payload_format": "raw",
+            "retry_schedule": "200ms,200ms,200ms"}))
         .await;
+    assert_eq!(sub["retry_schedule"], "200ms,200ms,200ms");
     let sample = samples("dealerai")
         .into_iter()
         .find(|s| s["type"] == "appointment.created")

@@ -7,8 +7,8 @@
 //! notified to the dealer's second webhook, subscribed to `hookline.delivery.failed`; and the
 //! webhook log shows every delivery with its status, the payload sent and the response codes.
 //!
-//! "Maximum retry attempts" is the deployment's retry schedule (here three waits, four
-//! attempts): per-subscription retry limits do not exist yet.
+//! "Maximum retry attempts" is the webhook's own `max_attempts` (three here, on a deployment
+//! whose schedule makes six).
 
 mod support;
 
@@ -98,7 +98,7 @@ fn check(r: &Received, secret: &str) -> Value {
 
 #[tokio::test]
 async fn dms_webhooks_are_delivered_as_documented() {
-    let (hl, api) = hookline("200ms,200ms,200ms").await;
+    let (hl, api) = hookline("200ms,200ms,200ms,200ms,200ms").await;
     // the DMS's catalogue: its events' schemas, checked at ingest
     api.import("dms").await;
     let crm = Receiver::start(vec![], Reply::StatusWith(200, vec![], "accepted".into())).await;
@@ -107,7 +107,8 @@ async fn dms_webhooks_are_delivered_as_documented() {
         .subscribe(
             json!({"tenant_id": TENANT, "name": "Stock and sales to the CRM",
             "url": crm.url("/dms/events"), "event_types": CHOSEN, "method": "PUT",
-            "auth": {"type": "header", "name": "X-Api-Key", "value": API_KEY}, "enabled": false}),
+            "auth": {"type": "header", "name": "X-Api-Key", "value": API_KEY}, "enabled": false,
+            "max_attempts": 3}),
         )
         .await;
     // every event, to know when one has been fanned out; and the failure notifications
@@ -128,6 +129,7 @@ async fn dms_webhooks_are_delivered_as_documented() {
     assert_eq!(shown["name"], "Stock and sales to the CRM");
     assert_eq!(shown["method"], "PUT");
     assert_eq!(shown["enabled"], false, "enabled once tested");
+    assert_eq!(shown["max_attempts"], 3);
     assert_eq!(shown["auth"]["type"], "header");
     assert!(!format!("{sub}{shown}").contains(API_KEY), "never shown");
 
@@ -182,7 +184,7 @@ async fn dms_webhooks_are_delivered_as_documented() {
         .await;
     let failed = to(&ds, &sub).unwrap().clone();
     let reason = failed["failure_reason"].as_str().unwrap();
-    assert!(reason.contains("gave up after 4 attempts"), "{reason}");
+    assert!(reason.contains("gave up after 3 attempts"), "{reason}");
     let alerts = ops.wait_for(1, WAIT).await;
     assert_eq!(alerts.len(), 1);
     let n = alerts[0].json();
@@ -191,7 +193,7 @@ async fn dms_webhooks_are_delivered_as_documented() {
     assert_eq!(n["data"]["delivery_id"], failed["id"]);
     assert_eq!(n["data"]["subscription_id"], sub["id"]);
     assert_eq!(n["data"]["event_type"], "job.invoiced");
-    assert_eq!(n["data"]["attempts"], 4);
+    assert_eq!(n["data"]["attempts"], 3);
     assert_eq!(n["data"]["last_status_code"], 500);
 
     // the webhook log: every delivery and its status; the payload sent and the response codes
@@ -208,8 +210,8 @@ async fn dms_webhooks_are_delivered_as_documented() {
     assert_eq!(status, 200, "{d}");
     let attempts = d["attempts"].as_array().unwrap();
     let codes: Vec<_> = attempts.iter().map(|a| &a["status_code"]).collect();
-    assert_eq!(codes, vec![&json!(500); 4]);
-    assert_eq!(d["attempts"][3]["response_body"], "database unavailable");
+    assert_eq!(codes, vec![&json!(500); 3]);
+    assert_eq!(d["attempts"][2]["response_body"], "database unavailable");
     let sent = crm.received().pop().unwrap();
     let request = &d["request"];
     assert_eq!(request["method"], "PUT");

@@ -71,6 +71,77 @@ async fn test_event_is_signed_sent_once_and_logged() {
 }
 
 #[tokio::test]
+async fn a_test_event_can_be_one_of_the_subscriptions_types() {
+    let (hl, api) = hookline("1s").await;
+    let schema = json!({"type": "object", "required": ["leadId"],
+        "properties": {"leadId": {"type": "string"}},
+        "examples": [{"leadId": "138559", "dealerId": "4471"}]});
+    let (status, t) = api
+        .post(
+            "/v1/event-types",
+            json!({"name": "lead.qualified", "schema": schema}),
+        )
+        .await;
+    assert_eq!(status, 201, "{t}");
+    let rx = Receiver::ok().await;
+    let sub = api
+        .subscribe(
+            json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["lead.*"],
+            "payload_format": "raw"}),
+        )
+        .await;
+    let path = format!("/v1/subscriptions/{}/test", sub["id"].as_str().unwrap());
+    // the type's schema example, when no data is given
+    let (status, report) = api
+        .post(&path, json!({"event_type": "lead.qualified"}))
+        .await;
+    assert_eq!(
+        (status, &report["success"]),
+        (200, &json!(true)),
+        "{report}"
+    );
+    let sent = rx.wait_for(1, WAIT).await.remove(0);
+    assert_eq!(sent.json(), json!({"leadId": "138559", "dealerId": "4471"}));
+    // given data, checked against the schema
+    let data = json!({"leadId": "9001"});
+    let (status, _) = api
+        .post(&path, json!({"event_type": "lead.qualified", "data": data}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(rx.wait_for(2, WAIT).await[1].json(), data);
+    // refused, and nothing sent: bad data, a type it does not receive, one of Hookline's own,
+    // data without a type
+    for (body, status, code) in [
+        (
+            json!({"event_type": "lead.qualified", "data": {"leadId": 9001}}),
+            422,
+            "schema_validation_failed",
+        ),
+        (
+            json!({"event_type": "appointment.created"}),
+            400,
+            "invalid_event_type",
+        ),
+        (
+            json!({"event_type": "hookline.delivery.failed"}),
+            400,
+            "reserved_event_type",
+        ),
+        (json!({"data": {"leadId": "1"}}), 400, "invalid_request"),
+    ] {
+        let (got, e) = api.post(&path, body.clone()).await;
+        assert_eq!(
+            (got, e["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{body}: {e}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rx.received().len(), 2);
+    hl.shutdown().await;
+}
+
+#[tokio::test]
 async fn rotation_signs_with_both_secrets_during_grace() {
     let (hl, api) = hookline("1s").await;
     let rx = Receiver::ok().await;

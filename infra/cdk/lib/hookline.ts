@@ -58,6 +58,11 @@ export interface HooklineProps {
   readonly deliveryTimeoutMs?: number;
   /** Refuse `http://` destinations. @default true */
   readonly requireHttps?: boolean;
+  /**
+   * Accept events of declared types only, and subscriptions naming declared types only
+   * (`HOOKLINE_STRICT_EVENT_TYPES`, the api function's). @default false
+   */
+  readonly strictEventTypes?: boolean;
   /** Application log level Lambda passes to the functions. @default 'INFO' */
   readonly logLevel?: LogLevel;
   /** Retention of the functions' log groups, in days. @default 30 */
@@ -83,6 +88,7 @@ export const DEFAULTS: Required<HooklineProps> = {
   maxReceiveCount: 11,
   deliveryTimeoutMs: 5000,
   requireHttps: true,
+  strictEventTypes: false,
   logLevel: 'INFO',
   logRetentionDays: 30,
   retentionDays: 30,
@@ -275,7 +281,11 @@ export class Hookline extends Construct {
       HOOKLINE_RETENTION_DAYS: String(p.retentionDays),
     };
     const env: Record<Bin, Record<string, string>> = {
-      api: { ...common, HOOKLINE_ADMIN_KEY_SECRET_ARN: this.adminKeySecret.secretArn },
+      api: {
+        ...common,
+        HOOKLINE_ADMIN_KEY_SECRET_ARN: this.adminKeySecret.secretArn,
+        HOOKLINE_STRICT_EVENT_TYPES: String(p.strictEventTypes),
+      },
       fanout: common,
       // The delivery function refuses to start when it is below attempts + 1.
       delivery: { ...common, HOOKLINE_MAX_RECEIVE_COUNT: String(p.maxReceiveCount) },

@@ -102,6 +102,7 @@ export function settingsFromContext(scope: Construct): HooklineProps {
     maxReceiveCount: num('maxReceiveCount'),
     deliveryTimeoutMs: num('deliveryTimeoutMs'),
     requireHttps: bool('requireHttps'),
+    strictEventTypes: bool('strictEventTypes'),
     logLevel: str('logLevel') as HooklineProps['logLevel'],
     logRetentionDays: num('logRetentionDays'),
     retentionDays: num('retentionDays'),

@@ -165,6 +165,7 @@ describe('functions', () => {
     assert.deepEqual(fn('ApiFunction').Environment.Variables, {
       ...common,
       HOOKLINE_ADMIN_KEY_SECRET_ARN: ref('AdminKeySecret'),
+      HOOKLINE_STRICT_EVENT_TYPES: 'false',
     });
     assert.deepEqual(fn('FanoutFunction').Environment.Variables, common);
     assert.deepEqual(fn('DeliveryFunction').Environment.Variables, { ...common, HOOKLINE_MAX_RECEIVE_COUNT: '11' });
@@ -182,6 +183,8 @@ describe('functions', () => {
     assert.equal(env.HOOKLINE_REQUIRE_HTTPS, 'false');
     assert.equal(env.HOOKLINE_DELIVERY_TIMEOUT_MS, '800');
     assert.equal(env.HOOKLINE_RETENTION_DAYS, '7');
+    const api = synth({ strictEventTypes: 'true' }).toJSON().Resources.ApiFunction.Properties;
+    assert.equal(api.Environment.Variables.HOOKLINE_STRICT_EVENT_TYPES, 'true');
   });
 });
 
@@ -662,6 +665,7 @@ describe('settings', () => {
     assert.throws(() => stackWith({ logRetentionDays: '31' }), /logRetentionDays/);
     assert.throws(() => stackWith({ logLevel: 'VERBOSE' }), /logLevel/);
     assert.throws(() => stackWith({ requireHttps: 'yes' }), /requireHttps/);
+    assert.throws(() => stackWith({ strictEventTypes: 'yes' }), /strictEventTypes/);
   });
 
   test('retry schedules within the functions\' limits are accepted', () => {

@@ -37,6 +37,10 @@ pub struct SubscriptionView {
     /// The credential requests carry: its type and a fingerprint, never the credential.
     pub auth: Option<AuthView>,
     pub hex_signature_header: Option<String>,
+    /// Its own retry schedule; `null`: the deployment's.
+    pub retry_schedule: Option<String>,
+    /// Its cap on attempts per delivery; `null`: every step of the schedule.
+    pub max_attempts: Option<u32>,
     /// Until when the previous secret still signs, after a rotation.
     pub previous_secret_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
@@ -79,6 +83,8 @@ impl SubscriptionView {
                 fingerprint: a.fingerprint(),
             }),
             hex_signature_header: s.hex_signature_header.clone(),
+            retry_schedule: s.retry_schedule.as_ref().map(|r| r.to_string()),
+            max_attempts: s.max_attempts,
             previous_secret_expires_at: s.previous_secret_expires_at,
             created_at: s.created_at,
             updated_at: s.updated_at,

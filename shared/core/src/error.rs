@@ -71,6 +71,7 @@ error_codes! {
     InvalidQuery => "invalid_query",
     InvalidRequest => "invalid_request",
     InvalidRetrySchedule => "invalid_retry_schedule",
+    InvalidMaxAttempts => "invalid_max_attempts",
     InvalidPayloadVersion => "invalid_payload_version",
     InvalidSchema => "invalid_schema",
     EventTypeExists => "event_type_exists",

@@ -96,6 +96,92 @@ impl RetrySchedule {
     }
 }
 
+/// A subscription's own retry policy (`retry_schedule`, `max_attempts`), within the deployment's
+/// schedule's bounds: no more delays than it has and none shorter than its shortest, so the
+/// queue's redrive threshold (derived from the deployment's schedule) holds for every policy.
+/// Unset parts fall back to the deployment's schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy<'a> {
+    pub schedule: Option<&'a RetrySchedule>,
+    pub max_attempts: Option<u32>,
+}
+
+impl RetryPolicy<'_> {
+    /// The schedule a delivery follows: the subscription's own or the deployment's, cut to
+    /// `max_attempts`. A cap above the schedule's attempts (the deployment's schedule was
+    /// shortened since) leaves the schedule whole.
+    pub fn schedule(&self, deployment: &RetrySchedule) -> RetrySchedule {
+        let base = self.schedule.unwrap_or(deployment);
+        match self.max_attempts {
+            Some(max) if max < base.max_attempts() => RetrySchedule {
+                delays: base.delays[..max.saturating_sub(1) as usize].to_vec(),
+            },
+            _ => base.clone(),
+        }
+    }
+
+    /// Whether the policy stays within the deployment's bounds; checked when it is set.
+    pub fn check(&self, deployment: &RetrySchedule) -> Result<()> {
+        if let Some(own) = self.schedule
+            && own.delays.len() > deployment.delays.len()
+        {
+            return Err(Error::invalid(
+                ErrorCode::InvalidRetrySchedule,
+                format!(
+                    "a subscription's retry schedule has at most {} delays, as many as this \
+                     deployment's ({deployment})",
+                    deployment.delays.len()
+                ),
+            ));
+        }
+        if let (Some(own), Some(shortest)) = (self.schedule, deployment.delays.iter().min())
+            && let Some(d) = own.delays.iter().find(|d| *d < shortest)
+        {
+            return Err(Error::invalid(
+                ErrorCode::InvalidRetrySchedule,
+                format!(
+                    "retry delay {} is shorter than this deployment's shortest delay, {}",
+                    format_duration(*d),
+                    format_duration(*shortest)
+                ),
+            ));
+        }
+        let Some(max) = self.max_attempts else {
+            return Ok(());
+        };
+        let base = self.schedule.unwrap_or(deployment);
+        if max == 0 || max > base.max_attempts() {
+            let whose = if self.schedule.is_some() {
+                "its `retry_schedule`"
+            } else {
+                "this deployment's retry schedule"
+            };
+            return Err(Error::invalid(
+                ErrorCode::InvalidMaxAttempts,
+                format!(
+                    "`max_attempts` must be between 1 and {}, the attempts of {whose} ({base}); \
+                     give a longer `retry_schedule` for more",
+                    base.max_attempts()
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for RetrySchedule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RetrySchedule {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RetrySchedule::parse(&s).map_err(|e| serde::de::Error::custom(e.message))
+    }
+}
+
 impl std::fmt::Display for RetrySchedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parts: Vec<String> = self.delays.iter().map(|d| format_duration(*d)).collect();
@@ -206,5 +292,78 @@ mod tests {
             RetrySchedule::parse(&more).unwrap_err().code,
             "invalid_retry_schedule"
         );
+    }
+
+    fn policy(schedule: Option<&RetrySchedule>, max_attempts: Option<u32>) -> RetryPolicy<'_> {
+        RetryPolicy {
+            schedule,
+            max_attempts,
+        }
+    }
+
+    #[test]
+    fn a_policy_falls_back_to_the_deployment_schedule() {
+        let deployment = RetrySchedule::default();
+        assert_eq!(policy(None, None).schedule(&deployment), deployment);
+        let own = RetrySchedule::parse("10s,1m").unwrap();
+        assert_eq!(policy(Some(&own), None).schedule(&deployment), own);
+    }
+
+    #[test]
+    fn max_attempts_cuts_the_schedule_in_force() {
+        let deployment = RetrySchedule::default();
+        // "up to 3 retries": four attempts, the deployment's first three delays
+        let s = policy(None, Some(4)).schedule(&deployment);
+        assert_eq!(s.to_string(), "5s,5m,30m");
+        assert_eq!(s.max_attempts(), 4);
+        assert_eq!(
+            policy(None, Some(1)).schedule(&deployment).max_attempts(),
+            1
+        );
+        let own = RetrySchedule::parse("10s,1m,2m").unwrap();
+        assert_eq!(
+            policy(Some(&own), Some(2))
+                .schedule(&deployment)
+                .to_string(),
+            "10s"
+        );
+        // a deployment schedule shortened after the cap was set: the cap no longer cuts
+        let short = RetrySchedule::parse("5s").unwrap();
+        assert_eq!(policy(None, Some(4)).schedule(&short), short);
+    }
+
+    #[test]
+    fn a_policy_stays_within_the_deployment_bounds() {
+        let deployment = RetrySchedule::parse("1s,5m,5m").unwrap();
+        let own = RetrySchedule::parse("2s,2s,12h").unwrap();
+        let longer = RetrySchedule::parse("2s,2s,2s,2s").unwrap();
+        assert!(policy(None, None).check(&deployment).is_ok());
+        assert!(policy(Some(&own), Some(4)).check(&deployment).is_ok());
+        assert!(policy(None, Some(3)).check(&deployment).is_ok());
+        for (p, code) in [
+            (policy(None, Some(0)), "invalid_max_attempts"),
+            (policy(None, Some(5)), "invalid_max_attempts"),
+            (policy(Some(&own), Some(5)), "invalid_max_attempts"),
+            (policy(Some(&longer), None), "invalid_retry_schedule"),
+        ] {
+            let e = p.check(&deployment).unwrap_err();
+            assert_eq!(e.code, code, "{p:?}");
+        }
+        let faster = RetrySchedule::parse("500ms,2s").unwrap();
+        let e = policy(Some(&faster), None).check(&deployment).unwrap_err();
+        assert_eq!(e.code, "invalid_retry_schedule");
+        assert!(e.message.contains("500ms"), "{}", e.message);
+        // no retries at all is within any deployment's bounds
+        let none = RetrySchedule::parse("").unwrap();
+        assert!(policy(Some(&none), Some(1)).check(&deployment).is_ok());
+    }
+
+    #[test]
+    fn a_schedule_is_stored_as_its_text() {
+        let s = RetrySchedule::parse("250ms,5s,1m").unwrap();
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json, serde_json::json!("250ms,5s,1m"));
+        assert_eq!(serde_json::from_value::<RetrySchedule>(json).unwrap(), s);
+        assert!(serde_json::from_value::<RetrySchedule>(serde_json::json!("5x")).is_err());
     }
 }

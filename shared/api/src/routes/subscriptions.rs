@@ -5,7 +5,7 @@ use super::json_text;
 use crate::ApiState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{JsonBody, NoFields, QueryParams};
+use crate::extract::{JsonBody, QueryParams};
 use crate::idempotency;
 use crate::views::{SubscriptionPage, SubscriptionView};
 use axum::Json;
@@ -13,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use hookline_core::ids::SubscriptionId;
-use hookline_core::service::{AttemptReport, PageRequest};
+use hookline_core::service::{AttemptReport, PageRequest, TestEvent};
 use hookline_core::subscription::{NewSubscription, Subscription, SubscriptionPatch};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -154,20 +154,25 @@ async fn delete_subscription(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Send a signed `webhook.test` event to this endpoint now and report the attempt. Logged as a
+/// Send a signed test event to this endpoint now and report the attempt: `webhook.test`, or an
+/// event of one of its types with the given `data` or the type's schema example. Logged as a
 /// delivery; never retried.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/test", tag = "subscriptions",
+    request_body(content = TestEvent, description = "Optional"),
     params(("id" = String, Path, description = "Subscription id")),
-    responses((status = 200, body = AttemptReport), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = AttemptReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
     security(("api_key" = [])))]
 async fn test_subscription(
     State(s): State<ApiState>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-    _none: JsonBody<NoFields>,
+    body: JsonBody<TestEvent>,
 ) -> Result<Json<AttemptReport>, ApiError> {
     let id = SubscriptionId::from_path(&id)?;
-    Ok(Json(s.hookline.send_test_event(&caller, &id).await?))
+    let report = s.hookline.send_test_event(&caller, &id, body.value).await?;
+    Ok(Json(report))
 }
 
 /// Replace the signing secret. The old secret keeps signing (a second `v1,` signature) for the

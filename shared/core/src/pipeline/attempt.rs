@@ -15,6 +15,7 @@ use crate::event::{Event, reserved_namespace};
 use crate::hookline::Hookline;
 use crate::ids::{DeliveryId, EventId};
 use crate::ports::Written;
+use crate::retry_schedule::RetrySchedule;
 use crate::subscription::Subscription;
 use serde::Serialize;
 use std::time::Instant;
@@ -29,7 +30,8 @@ pub struct AttemptReport {
 }
 
 impl Hookline {
-    /// The attempt budget of this deployment's schedule.
+    /// The attempt budget of this deployment's schedule (a subscription's own policy can only
+    /// shorten a round; the lifetime limit is the store's).
     pub fn budget(&self) -> AttemptBudget {
         AttemptBudget::of(&self.settings.schedule, self.store.limits())
     }
@@ -78,24 +80,19 @@ impl Hookline {
         Ok((attempt, outcome))
     }
 
-    /// Attempt number `in_round` of a queued delivery, claimed by `carrier`, recorded, and what
-    /// its message becomes.
+    /// Attempt number `in_round` of a queued delivery on `schedule` (its subscription's), claimed
+    /// by `carrier`, recorded, and what its message becomes.
     pub(super) async fn attempt(
         &self,
         delivery: &Delivery,
         sub: &Subscription,
         event: &Event,
-        in_round: u32,
+        (in_round, schedule): (u32, &RetrySchedule),
         carrier: &str,
     ) -> Result<Disposition> {
         let (attempt, outcome) = self.send_attempt(delivery, sub, event).await?;
         let at = attempt.at;
-        let step = decide(
-            in_round,
-            &outcome,
-            &self.settings.schedule,
-            rand::random::<f64>(),
-        );
+        let step = decide(in_round, &outcome, schedule, rand::random::<f64>());
         let attempt_base = (delivery.attempt_base > 0).then_some(delivery.attempt_base);
         let made = delivery.version().attempts + 1;
         let (status, next_attempt_at, disposition) = match step {

@@ -5,7 +5,7 @@
 //! and the budget to allow it and a claim on the delivery, so two handlers never send one
 //! attempt. A batch is handled concurrently and settled together.
 
-use super::budget::GiveUp;
+use super::budget::{AttemptBudget, GiveUp};
 use super::chain::{self, Step};
 use super::job::Job;
 use super::settle::Disposition;
@@ -36,7 +36,6 @@ impl Hookline {
             tracing::error!(delivery_id = %job.delivery_id, "job for an unknown delivery dead-lettered");
             return Ok(Disposition::dead_letter(GiveUp::DeliveryMissing.reason()));
         };
-        let budget = self.budget();
         let holder = claim_holder(&message.id, &message.receipt);
         match chain::step(&job, &delivery, (&message.id, &holder), now, max_delay) {
             Step::Drop(why) => {
@@ -54,7 +53,7 @@ impl Hookline {
                 });
             }
             Step::Reopen => {
-                if let Err(give_up) = budget.may_reopen(&delivery) {
+                if let Err(give_up) = self.budget().may_reopen(&delivery) {
                     return Ok(Disposition::DeadLetter {
                         reason: give_up.reason(),
                         redrive: Some(job),
@@ -102,6 +101,8 @@ impl Hookline {
                 .give_up(&delivery, None, GiveUp::EventMissing, None)
                 .await;
         };
+        let schedule = sub.retry_policy().schedule(&self.settings.schedule);
+        let budget = AttemptBudget::of(&schedule, self.store.limits());
         let in_round = match budget.next_attempt(&delivery) {
             Ok(in_round) => in_round,
             Err(give_up) => return self.give_up(&delivery, None, give_up, None).await,
@@ -120,7 +121,7 @@ impl Hookline {
             // Someone else is attempting it, or moved it on: look again when their claim lapses.
             return Ok(Disposition::Requeue(Enqueue { job, delay: lease }));
         }
-        self.attempt(&delivery, &sub, &event, in_round, &holder)
+        self.attempt(&delivery, &sub, &event, (in_round, &schedule), &holder)
             .await
     }
 

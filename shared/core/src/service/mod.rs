@@ -14,6 +14,7 @@ pub use crate::pipeline::attempt::AttemptReport;
 pub use event_types::ImportReport;
 pub use events::{BatchItem, MAX_BATCH};
 pub use idempotency::{Accepted, Keyed};
+pub use subscriptions::TestEvent;
 
 use crate::access::Principal;
 use crate::clock::Timestamp;

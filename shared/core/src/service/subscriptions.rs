@@ -5,7 +5,7 @@ use super::{AttemptReport, Hookline, Page, PageRequest, paginate, visible};
 use crate::access::Principal;
 use crate::delivery::Delivery;
 use crate::error::{Error, ErrorCode, Result};
-use crate::event::{Event, TEST_EVENT};
+use crate::event::{Event, TEST_EVENT, reserved_namespace, validate_event_type};
 use crate::ids::{EventId, SubscriptionId};
 use crate::ports::Created;
 use crate::subscription::{
@@ -31,6 +31,7 @@ impl Hookline {
         if default_timeout {
             sub.timeout_ms = self.settings.default_timeout_ms;
         }
+        sub.retry_policy().check(&self.settings.schedule)?;
         self.check_subscription_types(&sub).await?;
         if self.store.count_subscriptions(&sub.tenant_id).await? >= MAX_SUBSCRIPTIONS_PER_TENANT {
             return Err(Error::conflict(
@@ -88,6 +89,9 @@ impl Hookline {
         if default_timeout {
             next.timeout_ms = self.settings.default_timeout_ms;
         }
+        if next.retry_policy() != current.retry_policy() {
+            next.retry_policy().check(&self.settings.schedule)?;
+        }
         if next.event_types != current.event_types
             || next.payload_version != current.payload_version
         {
@@ -125,27 +129,50 @@ impl Hookline {
         Ok(sub)
     }
 
-    /// Sends a signed `webhook.test` event to this one subscription now and reports the attempt.
-    /// It is logged like any delivery but never retried or dead-lettered.
+    /// Sends a signed test event to this one subscription now and reports the attempt: a
+    /// `webhook.test` event, or an event of one of its types (`data` as given, else its schema's
+    /// first `examples` entry) so a receiver can check the shape it will get. It is logged like
+    /// any delivery but never retried or dead-lettered, and reaches no other subscription.
     pub async fn send_test_event(
         &self,
         principal: &Principal,
         id: &SubscriptionId,
+        request: TestEvent,
     ) -> Result<AttemptReport> {
         let sub = self.get_subscription(principal, id).await?;
         let now = self.clock.now();
-        let data = serde_json::json!({
-            "message": "This is a test event from Hookline.",
-            "subscription_id": sub.id,
-        });
-        let event = Event {
+        let mut event = Event {
             id: EventId::generate(),
             tenant_id: sub.tenant_id.clone(),
             event_type: TEST_EVENT.to_string(),
             timestamp: now,
-            data: data.as_object().cloned().unwrap_or_default(),
+            data: Default::default(),
             attributes: Default::default(),
         };
+        match (request.event_type, request.data) {
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    ErrorCode::InvalidRequest,
+                    "`data` is the data of an `event_type`: name the type too",
+                ));
+            }
+            (None, None) => {
+                let data = serde_json::json!({
+                    "message": "This is a test event from Hookline.",
+                    "subscription_id": sub.id,
+                });
+                event.data = data.as_object().cloned().unwrap_or_default();
+            }
+            (Some(name), data) => {
+                test_event_type(&sub, &name)?;
+                event.data = match data {
+                    Some(d) => d,
+                    None => self.example(&sub, &name).await?,
+                };
+                event.event_type = name;
+                self.check_event(&event).await?;
+            }
+        }
         self.store.insert_event(&event, false, None).await?;
         let delivery = self
             .store
@@ -153,5 +180,56 @@ impl Hookline {
             .await?;
         self.attempt_once(&delivery, &sub, &event, Some("test event; not retried"))
             .await
+    }
+}
+
+/// `POST /v1/subscriptions/{id}/test` body: empty for a `webhook.test` event.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestEvent {
+    /// One of the subscription's event types: the test is an event of that type.
+    #[serde(default)]
+    pub event_type: Option<String>,
+    /// Its `data` (checked against the type's schema); unset: the first of the schema's
+    /// `examples`, or `{}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// Whether a test of type `name` may go to `sub`: a type it subscribes to, not one of
+/// Hookline's own.
+fn test_event_type(sub: &Subscription, name: &str) -> Result<()> {
+    validate_event_type(name)?;
+    if let Some(ns) = reserved_namespace(name) {
+        return Err(Error::invalid(
+            ErrorCode::ReservedEventType,
+            format!("`{ns}*` events are Hookline's own; a test event cannot be one"),
+        ));
+    }
+    if !sub.event_types.iter().any(|p| p.matches(name)) {
+        return Err(Error::invalid(
+            ErrorCode::InvalidEventType,
+            format!("this subscription does not receive `{name}` events"),
+        ));
+    }
+    Ok(())
+}
+
+impl Hookline {
+    /// The data of a test event of type `name`: the first object in its schema's `examples`.
+    async fn example(
+        &self,
+        sub: &Subscription,
+        name: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let registered = self.registered(&sub.tenant_id, name).await?;
+        let example = registered
+            .as_ref()
+            .and_then(|r| r.def.schema.as_ref())
+            .and_then(|s| s.get("examples"))
+            .and_then(|e| e.get(0))
+            .and_then(|e| e.as_object());
+        Ok(example.cloned().unwrap_or_default())
     }
 }

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::event::truncate;
 use crate::ids::SubscriptionId;
 use crate::matching::EventTypePattern;
+use crate::retry_schedule::{RetryPolicy, RetrySchedule};
 use crate::signing::Secret;
 use crate::tenant::TenantId;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -104,6 +105,13 @@ pub struct Subscription {
     #[serde(default)]
     pub auth: Option<OutboundAuth>,
     pub hex_signature_header: Option<String>,
+    /// Its own retry schedule; `None`: the deployment's.
+    #[serde(default)]
+    pub retry_schedule: Option<RetrySchedule>,
+    /// At most this many attempts per delivery (the first and its retries); `None`: as many
+    /// as the schedule has.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
     pub secret: Secret,
     /// After a rotation, the old secret keeps signing until `previous_secret_expires_at`.
     #[serde(default)]
@@ -117,6 +125,13 @@ pub struct Subscription {
 impl Subscription {
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy<'_> {
+        RetryPolicy {
+            schedule: self.retry_schedule.as_ref(),
+            max_attempts: self.max_attempts,
+        }
     }
 
     /// The secrets that sign a request made at `now`: the current one, then the previous one
@@ -187,6 +202,14 @@ pub struct NewSubscription {
     pub auth: Option<OutboundAuth>,
     #[serde(default)]
     pub hex_signature_header: Option<String>,
+    /// Delays between attempts, e.g. `1m,5m,30m` (units ms, s, m, h; none shorter than the
+    /// deployment's shortest); unset: the deployment's schedule.
+    #[serde(default)]
+    pub retry_schedule: Option<String>,
+    /// Attempts per delivery at most, the first included (`4` is "up to 3 retries"); unset:
+    /// every step of the schedule.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
 }
 
 /// `PATCH /v1/subscriptions/{id}` body. For nullable fields, an absent key leaves the value
@@ -229,6 +252,14 @@ pub struct SubscriptionPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub hex_signature_header: Option<Option<String>>,
+    /// A schedule of its own; `null`: the deployment's.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub retry_schedule: Option<Option<String>>,
+    /// A cap on attempts; `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub max_attempts: Option<Option<u32>>,
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some(..)`.
@@ -265,6 +296,12 @@ impl NewSubscription {
             method: self.method.unwrap_or_default(),
             auth: None,
             hex_signature_header: validate_hex_header(self.hex_signature_header)?,
+            retry_schedule: self
+                .retry_schedule
+                .as_deref()
+                .map(RetrySchedule::parse)
+                .transpose()?,
+            max_attempts: self.max_attempts,
             secret: Secret::generate(),
             previous_secret: None,
             previous_secret_expires_at: None,
@@ -321,6 +358,12 @@ impl SubscriptionPatch {
         }
         if let Some(h) = self.hex_signature_header {
             next.hex_signature_header = validate_hex_header(h)?;
+        }
+        if let Some(r) = self.retry_schedule {
+            next.retry_schedule = r.as_deref().map(RetrySchedule::parse).transpose()?;
+        }
+        if let Some(m) = self.max_attempts {
+            next.max_attempts = m;
         }
         let new_headers = self.headers.is_some();
         let headers = self.headers.unwrap_or_else(|| next.headers.clone());
