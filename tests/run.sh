@@ -46,7 +46,11 @@ HOOKLINE_LAMBDA_DIR=target/lambda bash infra/check.sh
 
 echo "== moto (DynamoDB and SQS on loopback)"
 moto_port=$(free_port)
-"$PYTOOLS/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+# moto's server, with its DynamoDB requests applied one at a time as DynamoDB applies a
+# conditional write (atomic_dynamodb.py)
+"$PYTOOLS/bin/python" -c "$(cat shared/conformance/src/moto/atomic_dynamodb.py)
+from moto.server import main
+main(['-H', '127.0.0.1', '-p', '$moto_port'])" >"$work/moto.log" 2>&1 &
 pids+=($!)
 if ! python3 - "$moto_port" <<'PY'
 import sys, time, urllib.request

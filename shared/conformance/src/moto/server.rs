@@ -31,7 +31,10 @@ with open(lock, "w") as held:
 /// Serves on a port the OS picks and prints it. It exits when its stdin closes (the test process
 /// is gone, whatever way it ended) or, should a forked child keep that pipe open, when it is
 /// orphaned. Its output goes to /dev/null once started: nobody reads the pipes after that.
-const SERVE: &str = r#"
+/// DynamoDB requests are serialised first (`atomic_dynamodb.py`), as `tests/run.sh` does.
+const SERVE: &str = concat!(
+    include_str!("atomic_dynamodb.py"),
+    r#"
 import logging, os, sys, threading, time
 from moto.server import ThreadedMotoServer
 parent = os.getppid()
@@ -49,7 +52,8 @@ def exit_when_orphaned():
 threading.Thread(target=exit_when_orphaned, daemon=True).start()
 sys.stdin.read()
 os._exit(0)
-"#;
+"#
+);
 
 /// A running server. Kept in a static, so never dropped: its stdin pipe stays open for as long
 /// as this process lives.
