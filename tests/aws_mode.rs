@@ -200,6 +200,43 @@ async fn each_subscription_follows_its_own_retry_policy_on_dynamodb_and_sqs() {
 }
 
 #[tokio::test]
+async fn a_rate_limited_subscription_is_paced_on_dynamodb_and_sqs() {
+    // SQS delays in whole seconds: a paced job comes back before its slot and waits the rest
+    const EVENTS: usize = 100;
+    const LIMIT: usize = 20;
+    let (hl, api) = on_moto("1s").await;
+    let rx = Receiver::ok().await;
+    api.subscribe(
+        json!({"tenant_id": "d", "url": rx.url("/"), "event_types": ["*"],
+        "rate_limit_per_sec": LIMIT}),
+    )
+    .await;
+    let events: Vec<_> = (0..EVENTS)
+        .map(|i| json!({"tenant_id": "d", "type": "lead.created", "data": {"n": i}}))
+        .collect();
+    let (status, answer) = api
+        .post("/v1/events/batch", json!({"events": events}))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let got = rx.wait_for(EVENTS, Duration::from_secs(60)).await;
+    assert_eq!(got.len(), EVENTS, "every event arrives");
+    let mut at: Vec<std::time::Instant> = got.iter().map(|r| r.at).collect();
+    at.sort();
+    let peak = (0..at.len())
+        .map(|i| {
+            at[i..]
+                .iter()
+                .take_while(|t| **t - at[i] < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap();
+    println!("{EVENTS} events at {LIMIT}/s on moto: busiest second {peak}");
+    assert!(peak <= LIMIT + LIMIT / 10, "busiest second {peak}");
+    hl.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_crash_mid_batch_loses_nothing_and_the_unfinished_jobs_come_back() {
     let (hl, api) = on_moto_without_workers().await;
     // the first three requests are answered, the next three hang until the crash

@@ -41,6 +41,8 @@ pub struct SubscriptionView {
     pub retry_schedule: Option<String>,
     /// Its cap on attempts per delivery; `null`: every step of the schedule.
     pub max_attempts: Option<u32>,
+    /// Attempts per second at most; `null`: no limit.
+    pub rate_limit_per_sec: Option<u32>,
     /// Until when the previous secret still signs, after a rotation.
     pub previous_secret_expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
@@ -85,6 +87,7 @@ impl SubscriptionView {
             hex_signature_header: s.hex_signature_header.clone(),
             retry_schedule: s.retry_schedule.as_ref().map(|r| r.to_string()),
             max_attempts: s.max_attempts,
+            rate_limit_per_sec: s.rate_limit_per_sec,
             previous_secret_expires_at: s.previous_secret_expires_at,
             created_at: s.created_at,
             updated_at: s.updated_at,

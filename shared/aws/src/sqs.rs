@@ -21,6 +21,7 @@ use std::time::Duration;
 pub const SQS_LIMITS: QueueLimits = QueueLimits {
     max_batch: 10,
     max_delay: Duration::from_secs(900),
+    delay_step: Duration::from_secs(1),
 };
 /// SQS's longest visibility timeout (the handling time of one batch, never a backoff).
 const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);

@@ -55,6 +55,7 @@ pub mod events;
 pub mod fixtures;
 pub mod idempotency;
 pub mod moto;
+pub mod pacing;
 pub mod queue;
 pub mod subscriptions;
 
@@ -69,6 +70,7 @@ macro_rules! store_suite {
         $crate::for_each_delivery_check!([$crate::__store_tests] $make);
         $crate::for_each_api_key_check!([$crate::__store_tests] $make);
         $crate::for_each_idempotency_check!([$crate::__store_tests] $make);
+        $crate::for_each_pacing_check!([$crate::__store_tests] $make);
     };
 }
 

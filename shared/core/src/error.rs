@@ -72,6 +72,7 @@ error_codes! {
     InvalidRequest => "invalid_request",
     InvalidRetrySchedule => "invalid_retry_schedule",
     InvalidMaxAttempts => "invalid_max_attempts",
+    InvalidRateLimit => "invalid_rate_limit",
     InvalidPayloadVersion => "invalid_payload_version",
     InvalidSchema => "invalid_schema",
     EventTypeExists => "event_type_exists",

@@ -14,6 +14,7 @@ pub mod event_type;
 pub mod hookline;
 pub mod ids;
 pub mod matching;
+pub mod pacing;
 pub mod payload;
 pub mod pipeline;
 pub mod ports;

@@ -22,6 +22,7 @@ use std::time::Duration;
 pub const EMBEDDED_LIMITS: QueueLimits = QueueLimits {
     max_batch: 10,
     max_delay: Duration::from_secs(900),
+    delay_step: Duration::from_millis(1),
 };
 
 #[derive(Debug, Clone)]

@@ -36,6 +36,7 @@ const API_KEY: &str = "KEY#";
 const IDEMPOTENCY: &str = "IDEM#";
 const OUTBOX: &str = "OUTBOX#";
 const EVENT_TYPES: &str = "ETYPE#";
+const PACING: &str = "PACE#";
 
 /// Partitions the outbox's entries are spread over: each takes ~1,000 writes/s and an event
 /// makes two (its entry put and deleted), so 32 carry 16,000 events/s (BENCHMARKS.md).
@@ -51,6 +52,11 @@ pub fn shard(key: &str, shards: u32) -> u32 {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     hash % shards
+}
+
+/// A rate-limited subscription's pacing item.
+pub fn pacing(id: &SubscriptionId) -> String {
+    format!("{PACING}{id}")
 }
 
 pub fn subscription(id: &SubscriptionId) -> String {

@@ -19,6 +19,7 @@
 //! | API key | `KEY#{id}` | `#` | `T#{tenant}#KEY`, id | `KEY`, id | |
 //! | event type | `ETYPE#*` (the deployment's) or `ETYPE#T#{tenant}` | name | | | |
 //! | idempotency key | `IDEM#{key}` | `#` | | | |
+//! | pacing of a rate-limited subscription | `PACE#{sub}` | `#` | | | |
 //!
 //! A delivery's id is fixed by its (event, subscription) (`DeliveryId::of`), carries its
 //! event's time, and so sorts the listings in time order; time windows are ranges of ids. An
@@ -61,6 +62,7 @@ mod events;
 pub mod footprint;
 mod idempotency;
 pub mod keys;
+mod pacing;
 mod provision;
 mod query;
 pub mod stream;

@@ -12,8 +12,17 @@ use super::settle::Disposition;
 use crate::delivery::{Claim, DeliveryStatus, DeliveryUpdate, claim_holder};
 use crate::error::Result;
 use crate::hookline::Hookline;
+use crate::pacing::{self, Turn};
 use crate::ports::{Enqueue, QueueMessage, Written};
 use std::time::Duration;
+
+/// A paced job back to the queue until (just before) its slot.
+fn requeue_paced(job: Job, delay: Duration, max_delay: Duration) -> Disposition {
+    Disposition::Requeue(Enqueue {
+        job,
+        delay: delay.min(max_delay),
+    })
+}
 
 /// How much longer than the delivery timeout a claim lasts: a crashed handler's claim is free
 /// again well before its message returns (the queue's visibility timeout is longer still).
@@ -29,7 +38,23 @@ impl Hookline {
         };
         let now = self.clock.now();
         let max_delay = self.queue.limits().max_delay;
-        if let Some(wait) = chain::early(&job, now, max_delay) {
+        let step = self.queue.limits().delay_step;
+        let mut job = job;
+        // The send slot of a rate-limited subscription this attempt holds: waited for just
+        // before the request goes out, so slow reads on the way do not bunch requests up.
+        let mut send_at = None;
+        if job.paced {
+            // It holds a send slot of its rate-limited subscription, at `due`.
+            let slot = job.due.unwrap_or(now);
+            match pacing::turn(slot, now, step) {
+                Turn::Wait(delay) => return Ok(requeue_paced(job, delay, max_delay)),
+                Turn::Hold(_) | Turn::Go => send_at = Some(slot),
+                Turn::Retake => job.paced = false,
+            }
+        }
+        if !job.paced
+            && let Some(wait) = chain::early(&job, now, max_delay)
+        {
             return Ok(Disposition::Requeue(wait));
         }
         let Some(mut delivery) = self.store.get_delivery(&job.delivery_id).await? else {
@@ -107,6 +132,18 @@ impl Hookline {
             Ok(in_round) => in_round,
             Err(give_up) => return self.give_up(&delivery, None, give_up, None).await,
         };
+        if let Some(per_sec) = sub.rate_limit_per_sec
+            && !job.paced
+        {
+            // Over its rate limit the job waits for its slot as a delayed message, holding it.
+            let slot = self.store.take_slot(&sub.id, now, per_sec).await?;
+            match pacing::turn(slot, now, step) {
+                Turn::Wait(delay) => {
+                    return Ok(requeue_paced(job.paced_at(slot), delay, max_delay));
+                }
+                Turn::Hold(_) | Turn::Go | Turn::Retake => send_at = Some(slot),
+            }
+        }
         let lease = sub.timeout() + CLAIM_MARGIN;
         // the time again: the reads above may have been slow, and the claim runs from now
         let now = self.clock.now();
@@ -121,8 +158,50 @@ impl Hookline {
             // Someone else is attempting it, or moved it on: look again when their claim lapses.
             return Ok(Disposition::Requeue(Enqueue { job, delay: lease }));
         }
+        if let Some(slot) = send_at
+            && let Some(wait) = self.keep_slot(&job, &sub, slot, &claim).await?
+        {
+            return Ok(wait);
+        }
         self.attempt(&delivery, &sub, &event, (in_round, &schedule), &holder)
             .await
+    }
+
+    /// Waits, claimed, for the send slot `slot` just before the request goes out, so slow
+    /// reads and writes on the way do not bunch requests up. A claim that came too late for
+    /// its slot takes a new one; when that is a queue delay step or more away, the claim is let
+    /// go and the job waits for it in the queue (`Some`).
+    async fn keep_slot(
+        &self,
+        job: &Job,
+        sub: &crate::subscription::Subscription,
+        mut slot: crate::clock::Timestamp,
+        claim: &Claim,
+    ) -> Result<Option<Disposition>> {
+        let now = self.clock.now();
+        let limits = self.queue.limits();
+        if let Some(per_sec) = sub.rate_limit_per_sec
+            && pacing::turn(slot, now, limits.delay_step) == Turn::Retake
+        {
+            slot = self.store.take_slot(&sub.id, now, per_sec).await?;
+            if let Turn::Wait(delay) = pacing::turn(slot, now, limits.delay_step) {
+                let release = Claim {
+                    until: now,
+                    at: now,
+                    ..claim.clone()
+                };
+                // a claim that cannot be let go lapses by itself; the job comes back after it
+                let _ = self.store.claim_delivery(&release).await?;
+                let job = job.clone().paced_at(slot);
+                return Ok(Some(requeue_paced(job, delay, limits.max_delay)));
+            }
+        }
+        let ahead = slot.millis() - self.clock.now().millis();
+        if ahead > 0 {
+            // under two queue delay steps (on SQS, under two seconds more in flight)
+            tokio::time::sleep(Duration::from_millis(ahead as u64)).await;
+        }
+        Ok(None)
     }
 
     /// The subscription an attempt works from: from the cache while it is fresh, if this

@@ -23,6 +23,10 @@ pub struct Job {
     /// Set by recovery and redrive: a failed delivery gets a new round of attempts.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reopen: bool,
+    /// The job holds its subscription's send slot at `due` (a rate-limited subscription): it is
+    /// attempted then without taking another.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paced: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -37,6 +41,7 @@ impl Job {
             attempt: 1,
             due: None,
             reopen: false,
+            paced: false,
         }
     }
 
@@ -47,6 +52,7 @@ impl Job {
             attempt,
             due,
             reopen: false,
+            paced: false,
         }
     }
 
@@ -58,6 +64,7 @@ impl Job {
             attempt: attempts + 1,
             due: None,
             reopen: true,
+            paced: false,
         }
     }
 
@@ -67,8 +74,15 @@ impl Job {
         self
     }
 
-    /// The message body: `{"delivery_id":"dlv_...","attempt":1}`, with `"due"` and
-    /// `"reopen":true` when set.
+    /// The same job holding its subscription's send slot at `slot`.
+    pub fn paced_at(mut self, slot: Timestamp) -> Self {
+        self.due = Some(slot);
+        self.paced = true;
+        self
+    }
+
+    /// The message body: `{"delivery_id":"dlv_...","attempt":1}`, with `"due"`,
+    /// `"reopen":true` and `"paced":true` when set.
     pub fn encode(&self) -> String {
         serde_json::to_string(self).expect("jobs serialize")
     }
@@ -99,6 +113,13 @@ mod tests {
         let reopen = Job::reopen(id.clone(), 8);
         assert_eq!((reopen.attempt, reopen.reopen), (9, true));
         assert_eq!(Job::decode(&reopen.encode()), Some(reopen));
+        let paced = Job::first(id.clone()).paced_at(Timestamp(2_000));
+        assert!(
+            paced.encode().ends_with(",\"paced\":true}"),
+            "{}",
+            paced.encode()
+        );
+        assert_eq!(Job::decode(&paced.encode()), Some(paced));
         assert_eq!(Job::decode("{\"delivery_id\":\"evt_1\"}"), None);
         assert_eq!(Job::decode("not a job"), None);
     }

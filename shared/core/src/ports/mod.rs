@@ -1,6 +1,6 @@
 //! The ports: what the core needs from storage, the job queue, the HTTP client and the alert
 //! topic. Storage is one small trait per resource (`subscriptions`, `events` and the outbox, `event_types`,
-//! `deliveries`, `api_keys`, `idempotency`); [`Store`] is all of them, which is what an adapter
+//! `deliveries`, `api_keys`, `idempotency`, `pacing`); [`Store`] is all of them, which is what an adapter
 //! set provides. The embedded adapters (local runs) and the AWS adapters implement these; one
 //! conformance suite, one file per trait, tests both.
 
@@ -10,6 +10,7 @@ mod event_types;
 mod events;
 mod idempotency;
 mod notifier;
+mod pacing;
 mod queue;
 mod sender;
 mod subscriptions;
@@ -20,6 +21,7 @@ pub use event_types::EventTypeStore;
 pub use events::EventStore;
 pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
 pub use notifier::{Notification, Notifier};
+pub use pacing::PacingStore;
 pub use queue::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
 pub use sender::{
     HttpResponse, OutboundRequest, SendResult, Sender, TransportError, TransportErrorKind,
@@ -28,7 +30,13 @@ pub use subscriptions::SubscriptionStore;
 
 /// Every store trait: what one adapter set (SQLite, or one DynamoDB table) provides.
 pub trait Store:
-    SubscriptionStore + EventStore + EventTypeStore + DeliveryStore + ApiKeyStore + IdempotencyStore
+    SubscriptionStore
+    + EventStore
+    + EventTypeStore
+    + DeliveryStore
+    + ApiKeyStore
+    + IdempotencyStore
+    + PacingStore
 {
 }
 
@@ -39,5 +47,6 @@ impl<T> Store for T where
         + DeliveryStore
         + ApiKeyStore
         + IdempotencyStore
+        + PacingStore
 {
 }

@@ -35,6 +35,8 @@ pub struct QueueLimits {
     /// Longest a sent message can be delayed. A longer wait is made of several sends, each
     /// delayed this long at most: waiting work is never held in flight.
     pub max_delay: Duration,
+    /// The queue delays in whole steps of this (SQS: seconds; a shorter delay is rounded up).
+    pub delay_step: Duration,
 }
 
 /// A job to send, delivered after `delay` (at most the queue's `max_delay`).

@@ -112,6 +112,9 @@ pub struct Subscription {
     /// as the schedule has.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// At most this many attempts per second to the endpoint; work beyond it waits.
+    #[serde(default)]
+    pub rate_limit_per_sec: Option<u32>,
     pub secret: Secret,
     /// After a rotation, the old secret keeps signing until `previous_secret_expires_at`.
     #[serde(default)]
@@ -210,6 +213,10 @@ pub struct NewSubscription {
     /// every step of the schedule.
     #[serde(default)]
     pub max_attempts: Option<u32>,
+    /// Attempts per second at most (1-500), retries and first attempts alike; work beyond it
+    /// waits its turn. Unset: no limit.
+    #[serde(default)]
+    pub rate_limit_per_sec: Option<u32>,
 }
 
 /// `PATCH /v1/subscriptions/{id}` body. For nullable fields, an absent key leaves the value
@@ -260,6 +267,10 @@ pub struct SubscriptionPatch {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<u32>)]
     pub max_attempts: Option<Option<u32>>,
+    /// A rate limit; `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<u32>)]
+    pub rate_limit_per_sec: Option<Option<u32>>,
 }
 
 /// Marks a field that was present in the JSON (even as `null`) as `Some(..)`.
@@ -302,6 +313,7 @@ impl NewSubscription {
                 .map(RetrySchedule::parse)
                 .transpose()?,
             max_attempts: self.max_attempts,
+            rate_limit_per_sec: validate_rate_limit(self.rate_limit_per_sec)?,
             secret: Secret::generate(),
             previous_secret: None,
             previous_secret_expires_at: None,
@@ -364,6 +376,9 @@ impl SubscriptionPatch {
         }
         if let Some(m) = self.max_attempts {
             next.max_attempts = m;
+        }
+        if let Some(r) = self.rate_limit_per_sec {
+            next.rate_limit_per_sec = validate_rate_limit(r)?;
         }
         let new_headers = self.headers.is_some();
         let headers = self.headers.unwrap_or_else(|| next.headers.clone());

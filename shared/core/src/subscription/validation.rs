@@ -59,6 +59,17 @@ pub(super) fn validate_text(field: &str, v: Option<String>, max: usize) -> Resul
     }
 }
 
+pub(super) fn validate_rate_limit(limit: Option<u32>) -> Result<Option<u32>> {
+    use crate::pacing::MAX_RATE_PER_SEC;
+    match limit {
+        Some(n) if n == 0 || n > MAX_RATE_PER_SEC => Err(Error::invalid(
+            ErrorCode::InvalidRateLimit,
+            format!("`rate_limit_per_sec` is between 1 and {MAX_RATE_PER_SEC}"),
+        )),
+        other => Ok(other),
+    }
+}
+
 pub(super) fn validate_payload_version(v: Option<String>) -> Result<Option<String>> {
     match v {
         None => Ok(None),

@@ -6,22 +6,31 @@ mod deliveries;
 mod event_types;
 mod events;
 mod idempotency;
+mod pacing;
 mod subscriptions;
 
 use crate::db::Db;
 use hookline_core::TenantId;
 use hookline_core::error::Result;
 use hookline_core::event::Event;
+use hookline_core::ids::SubscriptionId;
 use rusqlite::{Connection, Row, params};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Db,
+    /// Each paced subscription's next free send slot, in microseconds.
+    pacing: Arc<Mutex<HashMap<SubscriptionId, i64>>>,
 }
 
 impl SqliteStore {
     pub fn new(db: Db) -> Self {
-        SqliteStore { db }
+        SqliteStore {
+            db,
+            pacing: Default::default(),
+        }
     }
 
     /// How many events are stored (for ops and tests).
