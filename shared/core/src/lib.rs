@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api_key;
+pub mod breaker;
 pub mod clock;
 pub mod config;
 pub mod delivery;
