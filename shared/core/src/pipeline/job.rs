@@ -68,9 +68,11 @@ impl Job {
         }
     }
 
-    /// The same job, due at `due`.
+    /// The same job, due at `due`: re-timed, it no longer holds a send slot (it takes one when
+    /// it is attempted).
     pub fn due_at(mut self, due: Timestamp) -> Self {
         self.due = Some(due);
+        self.paced = false;
         self
     }
 
@@ -119,7 +121,12 @@ mod tests {
             "{}",
             paced.encode()
         );
-        assert_eq!(Job::decode(&paced.encode()), Some(paced));
+        assert_eq!(Job::decode(&paced.encode()), Some(paced.clone()));
+        let retimed = paced.due_at(Timestamp(9_000));
+        assert_eq!(
+            (retimed.due, retimed.paced),
+            (Some(Timestamp(9_000)), false)
+        );
         assert_eq!(Job::decode("{\"delivery_id\":\"evt_1\"}"), None);
         assert_eq!(Job::decode("not a job"), None);
     }
