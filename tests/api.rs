@@ -211,7 +211,11 @@ async fn subscription_lifecycle() {
         patched["url"], created["url"],
         "absent fields are left alone"
     );
-    assert_eq!(api.get(&format!("/v1/subscriptions/{id}")).await.1, patched);
+    let mut shown = api.get(&format!("/v1/subscriptions/{id}")).await.1;
+    let health = shown.as_object_mut().unwrap().remove("health").unwrap();
+    assert_eq!(health["circuit"], "closed", "{health}");
+    assert_eq!(health["parked"], 0);
+    assert_eq!(shown, patched, "GET adds only the endpoint's health");
 
     assert_eq!(
         api.call("DELETE", &format!("/v1/subscriptions/{id}"), None)

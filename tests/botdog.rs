@@ -172,8 +172,11 @@ async fn botdog_webhooks_are_delivered_as_documented() {
 
 #[tokio::test]
 async fn botdog_gives_up_after_six_attempts_and_the_webhook_stays_active() {
-    // a longer first wait, to look at the delivery between attempts
-    let (hl, api) = hookline("1s,100ms,100ms,100ms,100ms").await;
+    // a longer first wait, to look at the delivery between attempts; the circuit opens after
+    // the fifth failure, so the sixth attempt is its probe, a second later (not 30 s)
+    let mut c = config("1s,100ms,100ms,100ms,100ms");
+    c.settings.circuit_first_probe_secs = 1;
+    let (hl, api) = start(c).await;
     api.import("botdog").await;
     let crm = Receiver::start(vec![], Reply::StatusWith(500, vec![], "down".into())).await;
     let sub = webhook(&api, &crm, &["LEAD_MESSAGE_REPLIED"], None).await;
@@ -195,11 +198,17 @@ async fn botdog_gives_up_after_six_attempts_and_the_webhook_stays_active() {
     let path = format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap());
     let (_, shown) = api.get(&path).await;
     assert_eq!(shown["enabled"], true, "the webhook stays active");
+    assert_eq!(
+        shown["health"]["circuit"], "open",
+        "its circuit is open: {shown}"
+    );
     crm.set_default(Reply::Status(200));
     let next = send(&api, "LEAD_MESSAGE_REPLIED", "cmp_1", "wh_2").await;
     let succeeded = |d: &[Value]| all_status(d, "succeeded");
+    // parked until the next probe, which succeeds and closes the circuit
     api.wait_deliveries(&next, WAIT, succeeded).await;
     assert_eq!(crm.received().len(), 7);
+    assert_eq!(api.get(&path).await.1["health"]["circuit"], "closed");
     hl.shutdown().await;
 }
 

@@ -206,9 +206,14 @@ async fn stream_filters_select_the_records_each_function_needs() {
         .into_new()
         .unwrap();
     let failure = store_failure_event(&hl, "sub_01M8D3WKVYHV6BK3RRJNSK3WT7").await;
+    let mut failing = failure.clone();
+    failing.id = EventId::generate();
+    failing.event_type = hookline_core::pipeline::health::ENDPOINT_FAILING.into();
+    hl.store.insert_event(&failing, true, None).await.unwrap();
     let filters = sample("stream-filters.json");
     let stream =
-        serde_json::to_value(stream_of_stored(&table, &[&ordinary, &failure]).await).unwrap();
+        serde_json::to_value(stream_of_stored(&table, &[&ordinary, &failure, &failing]).await)
+            .unwrap();
     let records = stream["Records"].as_array().unwrap();
     let selected = |f: &str| -> Vec<bool> {
         records
@@ -216,9 +221,9 @@ async fn stream_filters_select_the_records_each_function_needs() {
             .map(|r| filter_matches(&filters[f], r))
             .collect()
     };
-    // both events wait in the outbox; only the failure is for the notify function
-    assert_eq!(selected("fanout"), [true, true]);
-    assert_eq!(selected("notify"), [false, true]);
+    // every event waits in the outbox; the failure and the endpoint event are for notify
+    assert_eq!(selected("fanout"), [true, true, true]);
+    assert_eq!(selected("notify"), [false, true, true]);
     // the outbox entry written with the event is for neither function; fan-out deletes it
     let entry = || async {
         aws_sdk_dynamodb::Client::new(&moto::sdk_config().await)

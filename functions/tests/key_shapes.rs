@@ -95,6 +95,13 @@ fn subscription_shard(p: &str) -> bool {
     })
 }
 
+/// A subscription's own items: its endpoint health, parked jobs and pacing.
+fn subscription_partition(p: &str) -> bool {
+    ["HEALTH#sub_", "PARK#sub_", "PACE#sub_"]
+        .iter()
+        .any(|prefix| after_id(p, prefix) == Some(""))
+}
+
 /// One of the outbox's 32 shards.
 fn outbox_shard(p: &str) -> bool {
     p.strip_prefix("OUTBOX#")
@@ -105,7 +112,10 @@ fn outbox_shard(p: &str) -> bool {
 #[tokio::test]
 async fn no_write_of_the_hot_path_goes_to_a_shared_partition() {
     let counter = RequestCounter::default();
-    let (hl, table, _, _) = support::counted_on_moto("1s", &counter).await;
+    let (mut hl, table, _, _) = support::counted_on_moto("1s", &counter).await;
+    // every delivery to the failing endpoint runs its course here: its circuit stays closed
+    // (it still records each failure in the subscription's health item)
+    hl.settings.breaker.failures_to_open = u32::MAX;
     let healthy = receiver(200).await;
     let failing = receiver(503).await;
     for (tenant, url) in [
@@ -192,9 +202,16 @@ async fn no_write_of_the_hot_path_goes_to_a_shared_partition() {
             *writes.entry(p).or_default() += 1;
         }
     }
+    assert!(
+        writes.keys().any(|p| p.starts_with("HEALTH#sub_")),
+        "the failing endpoint's health is written\n{writes:#?}"
+    );
     for (partition, n) in &writes {
         assert!(
-            own_partition(partition) || subscription_shard(partition) || outbox_shard(partition),
+            own_partition(partition)
+                || subscription_shard(partition)
+                || subscription_partition(partition)
+                || outbox_shard(partition),
             "{partition} ({n} writes) is not an item's own, shard or outbox partition\n{writes:#?}"
         );
     }

@@ -70,6 +70,7 @@ impl Rig {
                 default_timeout_ms: 5000,
                 removal: hookline_core::pipeline::Removal::EventSource,
                 strict_event_types: false,
+                breaker: Default::default(),
             },
         );
         // registries read once per test, not once per 5 s of it, so every step is steady
@@ -369,19 +370,23 @@ async fn aws_requests_per_event_and_per_delivery() {
                 ("SQS.SendMessageBatch", 1),
             ]),
         ),
-        // the claim, then the attempt's record
+        // the delivery, subscription, event and endpoint health (this rig has no cache; the
+        // delivery function reads the subscription and health once per 5 s), the claim, then
+        // the attempt's record
         (
             "delivery, succeeded",
-            counts(&[("DynamoDB.GetItem", 3), ("DynamoDB.UpdateItem", 2)]),
+            counts(&[("DynamoDB.GetItem", 4), ("DynamoDB.UpdateItem", 2)]),
         ),
         (
             "delivery batch of 10, all succeeded",
-            counts(&[("DynamoDB.GetItem", 30), ("DynamoDB.UpdateItem", 20)]),
+            counts(&[("DynamoDB.GetItem", 40), ("DynamoDB.UpdateItem", 20)]),
         ),
+        // a failure also reads the health strongly and writes it (conditional PutItem)
         (
             "delivery, failed and retried",
             counts(&[
-                ("DynamoDB.GetItem", 3),
+                ("DynamoDB.GetItem", 5),
+                ("DynamoDB.PutItem", 1),
                 ("DynamoDB.UpdateItem", 2),
                 ("SQS.SendMessageBatch", 1),
             ]),
@@ -389,7 +394,8 @@ async fn aws_requests_per_event_and_per_delivery() {
         (
             "delivery, failed at the last attempt (DLQ + failure event)",
             counts(&[
-                ("DynamoDB.GetItem", 3),
+                ("DynamoDB.GetItem", 5),
+                ("DynamoDB.PutItem", 1),
                 ("DynamoDB.UpdateItem", 1),
                 ("DynamoDB.TransactWriteItems", 1),
                 ("SQS.SendMessage", 1),

@@ -163,6 +163,9 @@ async fn a_dead_endpoints_backlog_waits_as_delayed_messages_not_in_flight() {
     let dir = std::env::temp_dir().join(moto::unique("hookline-backlog"));
     let db = hookline_embedded::Db::open(&dir).unwrap();
     rig.hl.store = Arc::new(hookline_embedded::SqliteStore::new(db));
+    // what is measured is the retry chain's own waiting: the circuit breaker, which would park
+    // this backlog after a few failures (tests/endpoint_health.rs), is kept closed
+    rig.hl.settings.breaker.failures_to_open = u32::MAX;
     let rig = Arc::new(rig);
     let (url, received) = receiver(503).await;
     rig.subscribe(&url).await;

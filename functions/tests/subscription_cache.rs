@@ -84,8 +84,8 @@ async fn attempts_read_a_subscription_once_per_period_and_see_a_pause_after_it()
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     assert_eq!(
         counter.take().get("DynamoDB.GetItem"),
-        Some(&5),
-        "two deliveries and two events, and the subscription once"
+        Some(&6),
+        "two deliveries and two events, and the subscription and its endpoint health once"
     );
 
     let patch = serde_json::from_value(json!({"enabled": false})).unwrap();

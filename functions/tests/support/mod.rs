@@ -105,6 +105,7 @@ pub async fn wired_on_moto(
         default_timeout_ms: hookline_core::subscription::DEFAULT_TIMEOUT_MS,
         removal,
         strict_event_types: false,
+        breaker: Default::default(),
     };
     (hookline_functions::wire(store, sqs, settings), table, queue)
 }
@@ -152,6 +153,7 @@ pub async fn counted_on_moto(
         default_timeout_ms: 5000,
         removal: hookline_core::pipeline::Removal::EventSource,
         strict_event_types: false,
+        breaker: Default::default(),
     };
     let hl = hookline_functions::wire(store, queue, settings);
     (hl, table, sqs, queue_url)

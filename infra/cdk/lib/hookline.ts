@@ -37,7 +37,7 @@ export const DESCRIPTIONS: Record<Bin, string> = {
   api: 'Hookline api: the HTTP API (the same router as hookline dev)',
   fanout: 'Hookline fanout: turns each new event in the outbox into delivery jobs (table stream, outbox sweep)',
   delivery: 'Hookline delivery: delivers jobs from the delivery queue (partial batch failures)',
-  notify: 'Hookline notify: publishes hookline.delivery.failed events to the alert topic (table stream)',
+  notify: 'Hookline notify: publishes hookline.delivery.failed and hookline.endpoint.* events to the alert topic (table stream)',
 };
 
 /** The same parameters, with the same defaults and ranges, as infra/template.yaml. */
@@ -63,6 +63,10 @@ export interface HooklineProps {
    * (`HOOKLINE_STRICT_EVENT_TYPES`, the api function's). @default false
    */
   readonly strictEventTypes?: boolean;
+  /** Consecutive failed attempts that open an endpoint's circuit, 1 to 1000. @default 5 */
+  readonly circuitFailures?: number;
+  /** Seconds an open circuit may last before its subscription is disabled, 1 to 2592000. @default 259200 */
+  readonly circuitDisableAfterSecs?: number;
   /** Application log level Lambda passes to the functions. @default 'INFO' */
   readonly logLevel?: LogLevel;
   /** Retention of the functions' log groups, in days. @default 30 */
@@ -89,6 +93,8 @@ export const DEFAULTS: Required<HooklineProps> = {
   deliveryTimeoutMs: 5000,
   requireHttps: true,
   strictEventTypes: false,
+  circuitFailures: 5,
+  circuitDisableAfterSecs: 259200,
   logLevel: 'INFO',
   logRetentionDays: 30,
   retentionDays: 30,
@@ -279,6 +285,8 @@ export class Hookline extends Construct {
       HOOKLINE_REQUIRE_HTTPS: String(p.requireHttps),
       HOOKLINE_DELIVERY_TIMEOUT_MS: String(p.deliveryTimeoutMs),
       HOOKLINE_RETENTION_DAYS: String(p.retentionDays),
+      HOOKLINE_CIRCUIT_FAILURES: String(p.circuitFailures),
+      HOOKLINE_CIRCUIT_DISABLE_AFTER_SECS: String(p.circuitDisableAfterSecs),
     };
     const env: Record<Bin, Record<string, string>> = {
       api: {
@@ -372,7 +380,8 @@ export class Hookline extends Construct {
           dynamodb: {
             NewImage: {
               pk: { S: lambda.FilterRule.beginsWith('EVT#') },
-              event_type: { S: lambda.FilterRule.isEqual('hookline.delivery.failed') },
+              // failed deliveries and the endpoint lifecycle events (hookline.endpoint.*)
+              event_type: { S: ['hookline.delivery.failed', { prefix: 'hookline.endpoint.' }] },
             },
           },
         }),
@@ -568,6 +577,8 @@ export function resolveProps(props: HooklineProps): Required<HooklineProps> {
         `makes ${attempts} attempts; keep it at attempts + 3 = ${attempts + 3}): the delivery function would refuse to start`,
     );
   }
+  check(intIn(p.circuitFailures, 1, 1000), 'circuitFailures must be from 1 to 1000');
+  check(intIn(p.circuitDisableAfterSecs, 1, 2592000), 'circuitDisableAfterSecs must be from 1 to 2592000');
   const timeout = DELIVERY_TIMEOUT_MS;
   check(
     intIn(p.deliveryTimeoutMs, timeout.min, timeout.max),

@@ -103,6 +103,8 @@ export function settingsFromContext(scope: Construct): HooklineProps {
     deliveryTimeoutMs: num('deliveryTimeoutMs'),
     requireHttps: bool('requireHttps'),
     strictEventTypes: bool('strictEventTypes'),
+    circuitFailures: num('circuitFailures'),
+    circuitDisableAfterSecs: num('circuitDisableAfterSecs'),
     logLevel: str('logLevel') as HooklineProps['logLevel'],
     logRetentionDays: num('logRetentionDays'),
     retentionDays: num('retentionDays'),

@@ -161,6 +161,8 @@ describe('functions', () => {
       HOOKLINE_REQUIRE_HTTPS: 'true',
       HOOKLINE_DELIVERY_TIMEOUT_MS: '5000',
       HOOKLINE_RETENTION_DAYS: '30',
+      HOOKLINE_CIRCUIT_FAILURES: '5',
+      HOOKLINE_CIRCUIT_DISABLE_AFTER_SECS: '259200',
     };
     assert.deepEqual(fn('ApiFunction').Environment.Variables, {
       ...common,
@@ -183,6 +185,11 @@ describe('functions', () => {
     assert.equal(env.HOOKLINE_REQUIRE_HTTPS, 'false');
     assert.equal(env.HOOKLINE_DELIVERY_TIMEOUT_MS, '800');
     assert.equal(env.HOOKLINE_RETENTION_DAYS, '7');
+    const breaker = synth({ circuitFailures: '3', circuitDisableAfterSecs: '86400' }).toJSON().Resources
+      .DeliveryFunction.Properties.Environment.Variables;
+    assert.equal(breaker.HOOKLINE_CIRCUIT_FAILURES, '3');
+    assert.equal(breaker.HOOKLINE_CIRCUIT_DISABLE_AFTER_SECS, '86400');
+    assert.throws(() => stackWith({ circuitFailures: '0' }), /circuitFailures/);
     const api = synth({ strictEventTypes: 'true' }).toJSON().Resources.ApiFunction.Properties;
     assert.equal(api.Environment.Variables.HOOKLINE_STRICT_EVENT_TYPES, 'true');
   });
@@ -361,7 +368,7 @@ describe('event sources', () => {
     assert.deepEqual(pattern(m), [{ eventName: ['INSERT'], dynamodb: { NewImage: { outbox: { S: [{ prefix: 'OUTBOX#' }] } } } }]);
   });
 
-  test('notify reads new hookline.delivery.failed events from the stream', () => {
+  test('notify reads new hookline.delivery.failed and hookline.endpoint.* events from the stream', () => {
     const m = mapping('NotifyFunction');
     assert.deepEqual(m.EventSourceArn, { 'Fn::GetAtt': ['HooklineTable', 'StreamArn'] });
     assert.equal(m.StartingPosition, 'TRIM_HORIZON');
@@ -370,7 +377,12 @@ describe('event sources', () => {
     assert.deepEqual(pattern(m), [
       {
         eventName: ['INSERT'],
-        dynamodb: { NewImage: { pk: { S: [{ prefix: 'EVT#' }] }, event_type: { S: ['hookline.delivery.failed'] } } },
+        dynamodb: {
+          NewImage: {
+            pk: { S: [{ prefix: 'EVT#' }] },
+            event_type: { S: ['hookline.delivery.failed', { prefix: 'hookline.endpoint.' }] },
+          },
+        },
       },
     ]);
   });

@@ -50,6 +50,9 @@ pub struct SubscriptionView {
     /// `whsec_...`: shown only in the responses that create it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
+    /// The endpoint's health (circuit breaker): in `GET /v1/subscriptions/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<hookline_core::pipeline::health::HealthView>,
 }
 
 impl SubscriptionView {
@@ -92,6 +95,7 @@ impl SubscriptionView {
             created_at: s.created_at,
             updated_at: s.updated_at,
             secret: with_secret.then(|| s.secret.as_str().to_string()),
+            health: None,
         }
     }
 }
@@ -198,6 +202,10 @@ pub struct DeliveryView {
     pub delivery: Delivery,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<SentRequestView>,
+    /// Set while the delivery is parked by its subscription's open circuit (its status stays
+    /// `pending`; parked time uses up none of its attempts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parked: Option<hookline_core::pipeline::health::Parking>,
 }
 
 #[cfg(test)]

@@ -173,7 +173,7 @@ impl SqsQueue {
 fn entry(i: usize, send: &Enqueue) -> Result<SendMessageBatchRequestEntry> {
     SendMessageBatchRequestEntry::builder()
         .id(i.to_string())
-        .message_body(send.job.encode())
+        .message_body(send.message.encode())
         .delay_seconds(secs_ceil(send.delay, SQS_LIMITS.max_delay))
         .build()
         .map_err(|e| Error::internal(format!("sqs: {e}")))

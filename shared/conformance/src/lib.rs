@@ -53,6 +53,7 @@ pub mod deliveries;
 pub mod event_types;
 pub mod events;
 pub mod fixtures;
+pub mod health;
 pub mod idempotency;
 pub mod moto;
 pub mod pacing;
@@ -71,6 +72,7 @@ macro_rules! store_suite {
         $crate::for_each_api_key_check!([$crate::__store_tests] $make);
         $crate::for_each_idempotency_check!([$crate::__store_tests] $make);
         $crate::for_each_pacing_check!([$crate::__store_tests] $make);
+        $crate::for_each_health_check!([$crate::__store_tests] $make);
     };
 }
 

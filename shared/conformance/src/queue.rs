@@ -108,10 +108,7 @@ checks! {
         let [soon, later] = [jobs(1).remove(0), jobs(1).remove(0)];
         let batch = [
             Enqueue::now(soon.clone()),
-            Enqueue {
-                job: later.clone(),
-                delay: Duration::from_secs(2),
-            },
+            Enqueue::after(later.clone(), Duration::from_secs(2)),
         ];
         q.send_batch(&batch).await.unwrap();
         let first = q.receive(10).await.unwrap();

@@ -26,6 +26,8 @@ pub struct BreakerSettings {
     pub probe_lease: Duration,
     /// How long a circuit may stay open before the subscription is disabled.
     pub disable_after: Duration,
+    /// Parked jobs released per second once the circuit closes (oldest first).
+    pub release_per_sec: u32,
 }
 
 impl Default for BreakerSettings {
@@ -36,6 +38,7 @@ impl Default for BreakerSettings {
             max_probe: Duration::from_secs(15 * 60),
             probe_lease: Duration::from_secs(60),
             disable_after: Duration::from_secs(3 * 24 * 3600),
+            release_per_sec: 50,
         }
     }
 }
@@ -63,6 +66,14 @@ pub struct Health {
     pub consecutive_failures: u32,
     pub last_success: Option<Timestamp>,
     pub last_failure: Option<Timestamp>,
+    /// Which open period this is: set (to the health's version) each time the circuit opens or
+    /// closes, and carried by the wake messages of that period, so a wake of an earlier period
+    /// is recognised and dropped.
+    #[serde(default)]
+    pub epoch: u64,
+    /// How many of the period's `disabling_soon` warnings were sent.
+    #[serde(default)]
+    pub warned: u8,
 }
 
 impl Default for Health {
@@ -72,6 +83,8 @@ impl Default for Health {
             consecutive_failures: 0,
             last_success: None,
             last_failure: None,
+            epoch: 0,
+            warned: 0,
         }
     }
 }
@@ -114,6 +127,58 @@ pub fn disable_due(health: &Health, at: Timestamp, settings: &BreakerSettings) -
     }
 }
 
+/// The `hookline.endpoint.disabling_soon` warnings of an open period: at half the disable time,
+/// and a day before it (when that is later than half).
+pub fn warning_times(since: Timestamp, settings: &BreakerSettings) -> Vec<Timestamp> {
+    let half = since.plus(settings.disable_after / 2);
+    let mut times = vec![half];
+    let day = Duration::from_secs(24 * 3600);
+    if let Some(before) = settings.disable_after.checked_sub(day) {
+        let day_before = since.plus(before);
+        if day_before > half {
+            times.push(day_before);
+        }
+    }
+    times
+}
+
+impl Health {
+    /// The warning due at `at`, if one is: its number (from 1) among the period's warnings.
+    pub fn warning_due(&self, at: Timestamp, settings: &BreakerSettings) -> Option<u8> {
+        let since = self.open_since()?;
+        let times = warning_times(since, settings);
+        let next = *times.get(usize::from(self.warned))?;
+        (at >= next && !disable_due(self, at, settings)).then_some(self.warned + 1)
+    }
+
+    /// When the circuit was opened, if it is not closed.
+    pub fn open_since(&self) -> Option<Timestamp> {
+        match self.circuit {
+            Circuit::Closed => None,
+            Circuit::Open { since, .. } | Circuit::Probing { since, .. } => Some(since),
+        }
+    }
+
+    /// The next time after `at` something is due for an open circuit (a probe, a lapsed probe
+    /// lease, a warning, disabling): when its wake should come back. `None` when closed.
+    pub fn next_check(&self, settings: &BreakerSettings) -> Option<Timestamp> {
+        let since = self.open_since()?;
+        let probe = match self.circuit {
+            Circuit::Open { next_probe, .. } => next_probe,
+            Circuit::Probing { probe_started, .. } => probe_started.plus(settings.probe_lease),
+            Circuit::Closed => return None,
+        };
+        let warning = warning_times(since, settings)
+            .get(usize::from(self.warned))
+            .copied();
+        let disable = since.plus(settings.disable_after);
+        [Some(probe), warning, Some(disable)]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis().min(u128::from(u64::MAX)) as u64
 }
@@ -132,6 +197,7 @@ impl Health {
                 next.consecutive_failures = 0;
                 next.last_success = Some(at);
                 next.circuit = Circuit::Closed;
+                next.warned = 0;
                 let change = (self.circuit != Circuit::Closed).then_some(Change::Recovered);
                 (next, change)
             }
@@ -146,6 +212,7 @@ impl Health {
                             next_probe: at.plus(settings.first_probe),
                             interval_ms: interval,
                         };
+                        next.warned = 0;
                         (next, Some(Change::Opened))
                     }
                     Circuit::Closed | Circuit::Open { .. } => (next, None),
@@ -210,6 +277,7 @@ impl Health {
         Health {
             circuit: Circuit::Closed,
             consecutive_failures: 0,
+            warned: 0,
             ..*self
         }
     }
@@ -225,6 +293,7 @@ mod tests {
         max_probe: Duration::from_secs(100),
         probe_lease: Duration::from_secs(60),
         disable_after: Duration::from_secs(3600),
+        release_per_sec: 10,
     };
 
     fn t(secs: i64) -> Timestamp {
@@ -391,5 +460,82 @@ mod tests {
         let json = serde_json::to_value(h).unwrap();
         assert_eq!(json["circuit"]["state"], "open");
         assert_eq!(serde_json::from_value::<Health>(json).unwrap(), h);
+    }
+
+    #[test]
+    fn warnings_come_at_half_the_disable_time_and_a_day_before_once_each() {
+        let three_days = BreakerSettings::default();
+        let since = t(0);
+        let times = warning_times(since, &three_days);
+        assert_eq!(
+            times,
+            vec![
+                since.plus(Duration::from_secs(36 * 3600)),
+                since.plus(Duration::from_secs(48 * 3600))
+            ]
+        );
+        // an hour-long disable time: the day before is before half, so one warning
+        assert_eq!(
+            warning_times(since, &S),
+            vec![since.plus(Duration::from_secs(1800))]
+        );
+        let open = open_at(since);
+        assert_eq!(open.warning_due(t(1799), &S), None);
+        assert_eq!(open.warning_due(t(1800), &S), Some(1));
+        let warned = Health { warned: 1, ..open };
+        assert_eq!(warned.warning_due(t(3000), &S), None, "each warning once");
+        assert_eq!(
+            open.warning_due(t(3600), &S),
+            None,
+            "disabling, not warning"
+        );
+        assert_eq!(
+            Health::default().warning_due(t(5000), &S),
+            None,
+            "closed: none"
+        );
+    }
+
+    #[test]
+    fn the_next_check_is_the_earliest_of_probe_warning_and_disable() {
+        assert_eq!(Health::default().next_check(&S), None);
+        let open = open_at(t(0));
+        assert_eq!(open.next_check(&S), Some(t(30)), "the first probe");
+        let Admit::Probe(probing) = open.admit(t(30), &S) else {
+            panic!("a probe is due")
+        };
+        assert_eq!(probing.next_check(&S), Some(t(90)), "the probe's lease");
+        let late = Health {
+            circuit: Circuit::Open {
+                since: t(0),
+                next_probe: t(3000),
+                interval_ms: 100_000,
+            },
+            ..open
+        };
+        assert_eq!(late.next_check(&S), Some(t(1800)), "the warning");
+        let warned = Health { warned: 1, ..late };
+        assert_eq!(warned.next_check(&S), Some(t(3000)));
+        let later = Health {
+            circuit: Circuit::Open {
+                since: t(0),
+                next_probe: t(5000),
+                interval_ms: 100_000,
+            },
+            ..warned
+        };
+        assert_eq!(later.next_check(&S), Some(t(3600)), "disabling");
+    }
+
+    #[test]
+    fn opening_and_closing_start_the_warnings_again() {
+        let warned = Health {
+            warned: 2,
+            ..open_at(t(0))
+        };
+        let (closed, _) = warned.record(Outcome::Succeeded, t(10), &S);
+        assert_eq!(closed.warned, 0);
+        let (reopened, change) = failed(closed, 3, t(20));
+        assert_eq!((reopened.warned, change), (0, Some(Change::Opened)));
     }
 }

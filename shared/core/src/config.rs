@@ -43,6 +43,26 @@ pub struct Config {
     /// typo in a type name is refused instead of matching nothing.
     #[arg(long, env = "HOOKLINE_STRICT_EVENT_TYPES")]
     pub strict_event_types: bool,
+    /// Consecutive failed attempts that open an endpoint's circuit (its jobs are then parked).
+    #[arg(long, env = "HOOKLINE_CIRCUIT_FAILURES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub circuit_failures: u32,
+    /// Seconds from a circuit opening to its first probe (doubling per failed probe).
+    #[arg(long, env = "HOOKLINE_CIRCUIT_FIRST_PROBE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub circuit_first_probe_secs: u64,
+    /// Longest wait in seconds between probes of an open circuit.
+    #[arg(long, env = "HOOKLINE_CIRCUIT_MAX_PROBE_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..=900))]
+    pub circuit_max_probe_secs: u64,
+    /// Seconds a circuit may stay open before its subscription is disabled (default 3 days).
+    #[arg(long, env = "HOOKLINE_CIRCUIT_DISABLE_AFTER_SECS", default_value_t = 259_200,
+          value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub circuit_disable_after_secs: u64,
+    /// Parked jobs released per second when a circuit closes.
+    #[arg(long, env = "HOOKLINE_CIRCUIT_RELEASE_PER_SEC", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub circuit_release_per_sec: u32,
 }
 
 impl Default for Config {
@@ -55,6 +75,11 @@ impl Default for Config {
             retention_days: DEFAULT_RETENTION_DAYS,
             max_receive_count: None,
             strict_event_types: false,
+            circuit_failures: 5,
+            circuit_first_probe_secs: 30,
+            circuit_max_probe_secs: 900,
+            circuit_disable_after_secs: 259_200,
+            circuit_release_per_sec: 50,
         }
     }
 }
@@ -95,6 +120,21 @@ impl Config {
             default_timeout_ms: self.delivery_timeout_ms,
             removal,
             strict_event_types: self.strict_event_types,
+            breaker: self.breaker(),
+        }
+    }
+
+    pub fn breaker(&self) -> crate::breaker::BreakerSettings {
+        crate::breaker::BreakerSettings {
+            failures_to_open: self.circuit_failures,
+            first_probe: Duration::from_secs(self.circuit_first_probe_secs),
+            max_probe: Duration::from_secs(
+                self.circuit_max_probe_secs
+                    .max(self.circuit_first_probe_secs),
+            ),
+            probe_lease: crate::breaker::BreakerSettings::default().probe_lease,
+            disable_after: Duration::from_secs(self.circuit_disable_after_secs),
+            release_per_sec: self.circuit_release_per_sec,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct Settings {
     pub removal: Removal,
     /// Only declared event types may be sent and subscribed to.
     pub strict_event_types: bool,
+    /// The endpoint circuit breaker's thresholds and times.
+    pub breaker: crate::breaker::BreakerSettings,
 }
 
 /// Hookline's core, wired to its adapters.
@@ -44,6 +46,8 @@ pub struct Hookline {
     /// Subscriptions as attempts read them, when this process caches them
     /// ([`Hookline::with_subscription_cache`]).
     pub subscriptions: Option<Arc<crate::pipeline::cache::SubscriptionCache>>,
+    /// Endpoint health as admission reads it, cached with the subscriptions.
+    pub health: Option<Arc<crate::pipeline::cache::HealthCache>>,
     /// The event types ingest and rendering read, cached for
     /// [`crate::event_type::cache::TTL`].
     pub event_types: Arc<crate::event_type::cache::EventTypeCache>,
@@ -67,6 +71,7 @@ impl Hookline {
             notifier,
             settings,
             subscriptions: None,
+            health: None,
             event_types: Arc::default(),
         }
     }
@@ -77,6 +82,7 @@ impl Hookline {
         self.subscriptions = Some(Arc::new(crate::pipeline::cache::SubscriptionCache::new(
             ttl,
         )));
+        self.health = Some(Arc::new(crate::pipeline::cache::HealthCache::new(ttl)));
         self
     }
 }

@@ -76,6 +76,20 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     body TEXT
 );
 
+CREATE TABLE IF NOT EXISTS health (
+    subscription_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS parked (
+    subscription_id TEXT NOT NULL,
+    delivery_id TEXT NOT NULL,
+    token TEXT NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (subscription_id, delivery_id)
+);
+
 CREATE TABLE IF NOT EXISTS queue_messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,

@@ -64,7 +64,12 @@ impl Queue for SqliteQueue {
     async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()> {
         let bodies: Vec<(String, i64)> = jobs
             .iter()
-            .map(|e| (e.job.encode(), ms(e.delay.min(EMBEDDED_LIMITS.max_delay))))
+            .map(|e| {
+                (
+                    e.message.encode(),
+                    ms(e.delay.min(EMBEDDED_LIMITS.max_delay)),
+                )
+            })
             .collect();
         let name = self.config.name.clone();
         let now = self.clock.now().millis();

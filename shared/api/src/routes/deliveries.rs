@@ -168,20 +168,19 @@ async fn get_delivery(
     QueryParams(q): QueryParams<DeliveryQuery>,
 ) -> Result<Json<DeliveryView>, ApiError> {
     let id = DeliveryId::from_path(&id)?;
-    let view = match q.include {
+    let (delivery, request) = match q.include {
         Some(Include::Request) => {
             let (delivery, request) = s.hookline.delivery_with_request(&caller, &id).await?;
-            DeliveryView {
-                delivery,
-                request: request.as_ref().map(SentRequestView::of),
-            }
+            (delivery, request.as_ref().map(SentRequestView::of))
         }
-        None => DeliveryView {
-            delivery: s.hookline.get_delivery(&caller, &id).await?,
-            request: None,
-        },
+        None => (s.hookline.get_delivery(&caller, &id).await?, None),
     };
-    Ok(Json(view))
+    let parked = s.hookline.parking(&delivery).await?;
+    Ok(Json(DeliveryView {
+        delivery,
+        request,
+        parked,
+    }))
 }
 
 /// Re-send one delivery now: a new attempt on the same delivery, with the same `webhook-id`.

@@ -116,7 +116,9 @@ async fn get_subscription(
 ) -> Result<Json<SubscriptionView>, ApiError> {
     let id = SubscriptionId::from_path(&id)?;
     let sub = s.hookline.get_subscription(&caller, &id).await?;
-    Ok(Json(SubscriptionView::of(&sub, false)))
+    let mut view = SubscriptionView::of(&sub, false);
+    view.health = Some(s.hookline.health_view(&sub.id).await?);
+    Ok(Json(view))
 }
 
 /// Change a subscription: absent fields stay, `null` clears. `{"enabled": false}` pauses it.

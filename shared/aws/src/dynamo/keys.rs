@@ -37,6 +37,8 @@ const IDEMPOTENCY: &str = "IDEM#";
 const OUTBOX: &str = "OUTBOX#";
 const EVENT_TYPES: &str = "ETYPE#";
 const PACING: &str = "PACE#";
+const HEALTH: &str = "HEALTH#";
+const PARKED: &str = "PARK#";
 
 /// Partitions the outbox's entries are spread over: each takes ~1,000 writes/s and an event
 /// makes two (its entry put and deleted), so 32 carry 16,000 events/s (BENCHMARKS.md).
@@ -52,6 +54,16 @@ pub fn shard(key: &str, shards: u32) -> u32 {
         (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
     });
     hash % shards
+}
+
+/// A subscription's endpoint health item.
+pub fn health(id: &SubscriptionId) -> String {
+    format!("{HEALTH}{id}")
+}
+
+/// The partition of a subscription's parked jobs (sort key: delivery id).
+pub fn parked(id: &SubscriptionId) -> String {
+    format!("{PARKED}{id}")
 }
 
 /// A rate-limited subscription's pacing item.

@@ -20,6 +20,8 @@
 //! | event type | `ETYPE#*` (the deployment's) or `ETYPE#T#{tenant}` | name | | | |
 //! | idempotency key | `IDEM#{key}` | `#` | | | |
 //! | pacing of a rate-limited subscription | `PACE#{sub}` | `#` | | | |
+//! | endpoint health (circuit breaker) | `HEALTH#{sub}` | `#` | | | |
+//! | parked job (circuit open) | `PARK#{sub}` | delivery id | | | |
 //!
 //! A delivery's id is fixed by its (event, subscription) (`DeliveryId::of`), carries its
 //! event's time, and so sorts the listings in time order; time windows are ranges of ids. An
@@ -60,6 +62,7 @@ mod deliveries;
 mod event_types;
 mod events;
 pub mod footprint;
+mod health;
 mod idempotency;
 pub mod keys;
 mod pacing;

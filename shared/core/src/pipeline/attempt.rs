@@ -81,16 +81,18 @@ impl Hookline {
     }
 
     /// Attempt number `in_round` of a queued delivery on `schedule` (its subscription's), claimed
-    /// by `carrier`, recorded, and what its message becomes.
+    /// by `carrier` and admitted on `health`, recorded, and what its message becomes.
     pub(super) async fn attempt(
         &self,
         delivery: &Delivery,
         sub: &Subscription,
         event: &Event,
         (in_round, schedule): (u32, &RetrySchedule),
-        carrier: &str,
+        (carrier, health): (&str, &crate::breaker::Health),
     ) -> Result<Disposition> {
         let (attempt, outcome) = self.send_attempt(delivery, sub, event).await?;
+        self.record_health(sub, &attempt, outcome == Outcome::Success, Some(health))
+            .await;
         let at = attempt.at;
         let step = decide(in_round, &outcome, schedule, rand::random::<f64>());
         let attempt_base = (delivery.attempt_base > 0).then_some(delivery.attempt_base);
@@ -106,7 +108,7 @@ impl Hookline {
             }
             NextStep::GiveUp(give_up) => {
                 if give_up == GiveUp::Gone {
-                    self.disable(sub, give_up.reason()).await?;
+                    let _ = self.disable(sub, give_up.reason()).await?;
                 }
                 return self
                     .give_up(delivery, Some(attempt), give_up, Some(carrier))
@@ -132,15 +134,16 @@ impl Hookline {
         Ok(disposition)
     }
 
-    async fn disable(&self, sub: &Subscription, reason: String) -> Result<()> {
+    /// Disables `sub` with `reason`, unless it changed its URL meanwhile; whether it did.
+    pub(super) async fn disable(&self, sub: &Subscription, reason: String) -> Result<bool> {
         // From the store, not the copy the attempt used (which may be the cache's): a change
         // made meanwhile (a new URL or secret) is kept.
         let Some(mut disabled) = self.store.get_subscription(&sub.id).await? else {
-            return Ok(());
+            return Ok(false);
         };
-        if disabled.url != sub.url {
-            // The endpoint that answered 410 is no longer the subscription's.
-            return Ok(());
+        if disabled.url != sub.url || !disabled.enabled {
+            // The endpoint that failed is no longer the subscription's, or it is off already.
+            return Ok(false);
         }
         disabled.enabled = false;
         disabled.disabled_reason = Some(reason);
@@ -149,8 +152,8 @@ impl Hookline {
         if let Some(cache) = &self.subscriptions {
             cache.forget(&sub.id);
         }
-        tracing::warn!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, "subscription disabled: endpoint answered 410 Gone");
-        Ok(())
+        tracing::warn!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, reason = %disabled.disabled_reason.as_deref().unwrap_or(""), "subscription disabled");
+        Ok(true)
     }
 
     /// Records the failure (and its notification, in the same write) and dead-letters the job.
@@ -234,6 +237,8 @@ impl Hookline {
         }
         let (attempt, outcome) = self.send_attempt(delivery, sub, event).await?;
         let success = outcome == Outcome::Success;
+        // a test or manual retry that succeeds proves the endpoint works: it closes the circuit
+        self.record_health(sub, &attempt, success, None).await;
         let (status, next_attempt_at, failure_reason) = match (success, failed_reason) {
             (true, _) => (DeliveryStatus::Succeeded, None, None),
             (false, Some(reason)) => (DeliveryStatus::Failed, None, Some(reason.to_string())),

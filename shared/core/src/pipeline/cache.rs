@@ -13,29 +13,34 @@ use std::time::Duration;
 /// Entries kept at most; a full cache starts again empty (it is a cache, not a store).
 pub const MAX_ENTRIES: usize = 10_000;
 
-pub struct SubscriptionCache {
+/// What a store said per subscription, kept for a ttl.
+pub struct TtlCache<V> {
     ttl: Duration,
-    entries: Mutex<HashMap<SubscriptionId, (Timestamp, Option<Subscription>)>>,
+    entries: Mutex<HashMap<SubscriptionId, (Timestamp, V)>>,
 }
 
-impl SubscriptionCache {
+/// Subscriptions as attempts read them (`None`: it does not exist).
+pub type SubscriptionCache = TtlCache<Option<Subscription>>;
+/// Endpoint health as admission reads it, with its version.
+pub type HealthCache = TtlCache<(crate::breaker::Health, u64)>;
+
+impl<V: Clone> TtlCache<V> {
     pub fn new(ttl: Duration) -> Self {
-        SubscriptionCache {
+        TtlCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
         }
     }
 
-    /// What the store said of `id` (`None`: that it does not exist), if it said so less than
-    /// the ttl before `now`.
-    pub fn get(&self, id: &SubscriptionId, now: Timestamp) -> Option<Option<Subscription>> {
+    /// What the store said of `id`, if it said so less than the ttl before `now`.
+    pub fn get(&self, id: &SubscriptionId, now: Timestamp) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let (read_at, sub) = entries.get(id)?;
         (now < read_at.plus(self.ttl) && now >= *read_at).then(|| sub.clone())
     }
 
     /// Remembers what the store said of `id` at `now`.
-    pub fn put(&self, id: &SubscriptionId, now: Timestamp, sub: Option<Subscription>) {
+    pub fn put(&self, id: &SubscriptionId, now: Timestamp, sub: V) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.clear();

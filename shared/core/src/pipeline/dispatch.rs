@@ -18,10 +18,7 @@ use std::time::Duration;
 
 /// A paced job back to the queue until (just before) its slot.
 fn requeue_paced(job: Job, delay: Duration, max_delay: Duration) -> Disposition {
-    Disposition::Requeue(Enqueue {
-        job,
-        delay: delay.min(max_delay),
-    })
+    Disposition::Requeue(Enqueue::after(job, delay.min(max_delay)))
 }
 
 /// How much longer than the delivery timeout a claim lasts: a crashed handler's claim is free
@@ -32,6 +29,9 @@ impl Hookline {
     /// Handles one job message and decides its disposition. An `Err` means the outcome could not
     /// be recorded (store or queue trouble): leave the message alone and it comes back.
     pub async fn handle_job(&self, message: &QueueMessage) -> Result<Disposition> {
+        if let Some(wake) = super::health::Wake::decode(&message.body) {
+            return self.handle_wake(wake).await;
+        }
         let Some(job) = Job::decode(&message.body) else {
             tracing::error!(message_id = %message.id, "malformed job message dead-lettered");
             return Ok(Disposition::dead_letter(GiveUp::MalformedJob.reason()));
@@ -116,10 +116,20 @@ impl Hookline {
                     .await;
             }
             Some(s) if !s.enabled => {
+                // disabled by its open circuit: its work stays parked until it is enabled again
+                let (health, _) = self.cached_health(&s.id, now).await?;
+                if health.circuit != crate::breaker::Circuit::Closed {
+                    return self.park(&job, &s, &health, now).await;
+                }
                 let why = GiveUp::SubscriptionDisabled(s.disabled_reason.clone());
                 return self.give_up(&delivery, None, why, None).await;
             }
             Some(s) => s,
+        };
+        // An open circuit parks the job (out of the queue) unless it is the probe.
+        let health = match self.admit(&job, &sub, now).await? {
+            super::health::Admission::Go(health) => health,
+            super::health::Admission::Done(parked) => return Ok(parked),
         };
         let Some(event) = self.store.get_event(&delivery.event_id).await? else {
             return self
@@ -156,15 +166,21 @@ impl Hookline {
         };
         if self.store.claim_delivery(&claim).await? == Written::Stale {
             // Someone else is attempting it, or moved it on: look again when their claim lapses.
-            return Ok(Disposition::Requeue(Enqueue { job, delay: lease }));
+            return Ok(Disposition::Requeue(Enqueue::after(job, lease)));
         }
         if let Some(slot) = send_at
             && let Some(wait) = self.keep_slot(&job, &sub, slot, &claim).await?
         {
             return Ok(wait);
         }
-        self.attempt(&delivery, &sub, &event, (in_round, &schedule), &holder)
-            .await
+        self.attempt(
+            &delivery,
+            &sub,
+            &event,
+            (in_round, &schedule),
+            (&holder, &health),
+        )
+        .await
     }
 
     /// Waits, claimed, for the send slot `slot` just before the request goes out, so slow

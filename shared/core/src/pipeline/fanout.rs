@@ -40,6 +40,13 @@ pub struct FanOutReport {
     pub error: Option<Error>,
 }
 
+/// Whether `event` is a lifecycle event about `sub`'s own endpoint: never sent to it (it is
+/// failing, or has just come back), so an alert subscription cannot feed its own alerts.
+fn about_itself(sub: &crate::subscription::Subscription, event: &Event) -> bool {
+    super::health::EndpointHealthEvent::from_event(event)
+        .is_some_and(|h| h.subscription_id == sub.id)
+}
+
 impl Hookline {
     /// Fans out one event; returns how many jobs were queued.
     pub async fn fan_out(&self, event: &Event) -> Result<usize> {
@@ -77,7 +84,7 @@ impl Hookline {
             .flat_map(|(i, e)| {
                 by_tenant[&e.tenant_id]
                     .iter()
-                    .filter(|s| matches(s, e))
+                    .filter(|s| matches(s, e) && !about_itself(s, e))
                     .map(move |s| (i, Delivery::new(e, s, now)))
             })
             .collect();

@@ -4,6 +4,7 @@
 //! once: a retried publish repeats the same event id, which consumers can deduplicate on.
 
 use super::failure::DeliveryFailed;
+use super::health::EndpointHealthEvent;
 use crate::error::Result;
 use crate::event::Event;
 use std::collections::BTreeMap;
@@ -13,26 +14,34 @@ pub use crate::ports::{Notification, Notifier};
 /// SNS subjects must be shorter than 100 characters.
 pub const MAX_SUBJECT_LEN: usize = 99;
 
-/// The notification for `event`, if it is one ops are told about (a failed delivery).
+/// The notification for `event`, if it is one ops are told about (a failed delivery, an
+/// endpoint's circuit opening, closing, nearing or reaching auto-disable).
 pub fn notification(event: &Event) -> Option<Notification> {
-    let failed = DeliveryFailed::from_event(event)?;
-    let subject: String = format!(
-        "Hookline: delivery to {} failed for tenant {}",
-        failed.subscription_id, event.tenant_id
-    )
+    let (subject, subscription_id, extra) = if let Some(failed) = DeliveryFailed::from_event(event)
+    {
+        let subject = format!(
+            "Hookline: delivery to {} failed for tenant {}",
+            failed.subscription_id, event.tenant_id
+        );
+        let extra = ("failed_event_type".to_string(), failed.event_type.clone());
+        (subject, failed.subscription_id, Some(extra))
+    } else {
+        let health = EndpointHealthEvent::from_event(event)?;
+        let what = event.event_type.trim_start_matches("hookline.endpoint.");
+        let subject = format!(
+            "Hookline: endpoint {} of tenant {} {what}",
+            health.subscription_id, event.tenant_id
+        );
+        (subject, health.subscription_id, None)
+    };
     // SNS accepts printable ASCII only in subjects: tenant and subscription ids are, by type.
-    .chars()
-    .take(MAX_SUBJECT_LEN)
-    .collect();
-    let attributes = BTreeMap::from([
+    let subject: String = subject.chars().take(MAX_SUBJECT_LEN).collect();
+    let mut attributes = BTreeMap::from([
         ("tenant_id".to_string(), event.tenant_id.to_string()),
         ("event_type".to_string(), event.event_type.clone()),
-        (
-            "subscription_id".to_string(),
-            failed.subscription_id.to_string(),
-        ),
-        ("failed_event_type".to_string(), failed.event_type.clone()),
+        ("subscription_id".to_string(), subscription_id.to_string()),
     ]);
+    attributes.extend(extra);
     Some(Notification {
         subject,
         message: serde_json::to_string(event).expect("events serialize"),
@@ -47,7 +56,7 @@ pub async fn publish(notifier: &dyn Notifier, event: &Event) -> Result<bool> {
         return Ok(false);
     };
     notifier.publish(&n).await?;
-    tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, "failure notification published");
+    tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, event_type = %event.event_type, "notification published");
     Ok(true)
 }
 

@@ -1,6 +1,6 @@
 //! The ports: what the core needs from storage, the job queue, the HTTP client and the alert
 //! topic. Storage is one small trait per resource (`subscriptions`, `events` and the outbox, `event_types`,
-//! `deliveries`, `api_keys`, `idempotency`, `pacing`); [`Store`] is all of them, which is what an adapter
+//! `deliveries`, `api_keys`, `idempotency`, `pacing`, `health`); [`Store`] is all of them, which is what an adapter
 //! set provides. The embedded adapters (local runs) and the AWS adapters implement these; one
 //! conformance suite, one file per trait, tests both.
 
@@ -8,6 +8,7 @@ mod api_keys;
 mod deliveries;
 mod event_types;
 mod events;
+mod health;
 mod idempotency;
 mod notifier;
 mod pacing;
@@ -19,10 +20,11 @@ pub use api_keys::ApiKeyStore;
 pub use deliveries::{DeliveryLimits, DeliveryQuery, DeliveryStore, Written};
 pub use event_types::EventTypeStore;
 pub use events::EventStore;
+pub use health::{HealthStore, ParkedJob};
 pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
 pub use notifier::{Notification, Notifier};
 pub use pacing::PacingStore;
-pub use queue::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
+pub use queue::{DeadLetter, Enqueue, Message, Queue, QueueLimits, QueueMessage};
 pub use sender::{
     HttpResponse, OutboundRequest, SendResult, Sender, TransportError, TransportErrorKind,
 };
@@ -37,6 +39,7 @@ pub trait Store:
     + ApiKeyStore
     + IdempotencyStore
     + PacingStore
+    + HealthStore
 {
 }
 
@@ -48,5 +51,6 @@ impl<T> Store for T where
         + ApiKeyStore
         + IdempotencyStore
         + PacingStore
+        + HealthStore
 {
 }

@@ -5,6 +5,7 @@
 
 use crate::error::Result;
 use crate::pipeline::Job;
+use crate::pipeline::health::Wake;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -39,19 +40,50 @@ pub struct QueueLimits {
     pub delay_step: Duration,
 }
 
-/// A job to send, delivered after `delay` (at most the queue's `max_delay`).
+/// What a message carries: a delivery's job, or the wake of a subscription whose circuit is
+/// open (see [`crate::pipeline::health`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Job(Job),
+    Wake(Wake),
+}
+
+impl Message {
+    /// The message body.
+    pub fn encode(&self) -> String {
+        match self {
+            Message::Job(job) => job.encode(),
+            Message::Wake(wake) => wake.encode(),
+        }
+    }
+}
+
+/// A message to send, delivered after `delay` (at most the queue's `max_delay`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueue {
-    pub job: Job,
+    pub message: Message,
     pub delay: Duration,
 }
 
 impl Enqueue {
     /// A job to deliver as soon as possible.
     pub fn now(job: Job) -> Self {
+        Enqueue::after(job, Duration::ZERO)
+    }
+
+    /// A job to deliver after `delay`.
+    pub fn after(job: Job, delay: Duration) -> Self {
         Enqueue {
-            job,
-            delay: Duration::ZERO,
+            message: Message::Job(job),
+            delay,
+        }
+    }
+
+    /// The job it carries, if it is a job.
+    pub fn job(&self) -> Option<&Job> {
+        match &self.message {
+            Message::Job(job) => Some(job),
+            Message::Wake(_) => None,
         }
     }
 }

@@ -98,6 +98,10 @@ impl Hookline {
             self.check_subscription_types(&next).await?;
         }
         self.store.update_subscription(&next).await?;
+        if (next.enabled && !current.enabled) || next.url != current.url {
+            // enabled again, or a new endpoint: its circuit closes and parked work is released
+            self.close_circuit(&next.id).await?;
+        }
         Ok(next)
     }
 
@@ -108,6 +112,8 @@ impl Hookline {
     ) -> Result<()> {
         let sub = self.get_subscription(principal, id).await?;
         if self.store.delete_subscription(&sub.id).await? {
+            // jobs it parked are released to end as failed with the reason (nothing is lost)
+            self.release_parked(&sub.id).await?;
             Ok(())
         } else {
             Err(Error::not_found("subscription", id.as_str()))

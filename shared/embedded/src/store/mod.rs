@@ -5,6 +5,7 @@ mod api_keys;
 mod deliveries;
 mod event_types;
 mod events;
+mod health;
 mod idempotency;
 mod pacing;
 mod subscriptions;
