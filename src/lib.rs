@@ -187,7 +187,9 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         Arc::new(SystemClock),
         notifier,
         settings,
-    );
+    )
+    // this process writes all of its health, and every write updates the cache
+    .with_health_cache(std::time::Duration::from_secs(5));
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);

@@ -76,6 +76,14 @@ impl Hookline {
         }
     }
 
+    /// Caches endpoint health for admission for `ttl`, without caching subscriptions: for a
+    /// process that is the only writer of health (`hookline dev`), whose every health write
+    /// updates the cache, so the cache only spares a read per attempt.
+    pub fn with_health_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.health = Some(Arc::new(crate::pipeline::cache::HealthCache::new(ttl)));
+        self
+    }
+
     /// Caches the subscriptions attempts read for `ttl` (the delivery function's setting): a
     /// change to a subscription reaches attempts within `ttl`.
     pub fn with_subscription_cache(mut self, ttl: std::time::Duration) -> Self {
