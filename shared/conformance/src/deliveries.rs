@@ -9,6 +9,7 @@ use hookline_core::delivery::{
     Attempt, Claim, Delivery, DeliveryStatus, DeliveryUpdate, DeliveryVersion,
 };
 use hookline_core::ids::DeliveryId;
+use hookline_core::pipeline::fanout::unstarted;
 use hookline_core::ports::{DeliveryQuery, DeliveryStore, Store, Written};
 
 fn attempt(n: u32, code: Option<u16>) -> Attempt {
@@ -168,6 +169,36 @@ checks! {
         let got = store.get_delivery(&d.id).await.unwrap().unwrap();
         assert_eq!(got.status, DeliveryStatus::Succeeded);
         assert_eq!(got.attempts, vec![attempt(1, Some(503)), attempt(2, Some(200))]);
+    }
+
+    /// One retry chain under replay: a repeated fan-out's create gets the delivery back as it
+    /// progressed (claimed, then attempted and waiting, then finished), never as new, so the
+    /// core's fan-out queues no second job for it at any of those points.
+    pub async fn a_replayed_create_sees_the_delivery_as_it_progressed(store: &dyn Store) {
+        let dealer = tenant("dealer-1");
+        let (e, s) = (event(&dealer), subscription(&dealer));
+        let new = delivery(&e, &s);
+        let d = store.create_delivery(&new).await.unwrap();
+        assert!(unstarted(&store.create_delivery(&new).await.unwrap()), "not yet claimed: queued");
+        assert_eq!(store.claim_delivery(&claim(&d.id, 0, "h1", 1_000)).await.unwrap(), Written::Applied);
+        let replay = store.create_delivery(&new).await.unwrap();
+        assert_eq!(replay.carrier.as_deref(), Some("h1"));
+        assert!(!unstarted(&replay), "claimed: no second job");
+        let waiting = retry(&d, 1, Some("h1"));
+        assert_eq!(store.update_delivery(&waiting, None).await.unwrap(), Written::Applied);
+        let replay = store.create_delivery(&new).await.unwrap();
+        assert_eq!((replay.attempts.len(), replay.next_attempt_at), (1, Some(Timestamp(9_000))));
+        assert!(!unstarted(&replay), "backing off: no second job");
+        let done = DeliveryUpdate {
+            status: DeliveryStatus::Succeeded,
+            next_attempt_at: None,
+            attempt: Some(attempt(2, Some(200))),
+            ..retry(&d, 2, None)
+        };
+        assert_eq!(store.update_delivery(&done, None).await.unwrap(), Written::Applied);
+        let replay = store.create_delivery(&new).await.unwrap();
+        assert_eq!(replay.status, DeliveryStatus::Succeeded, "a replay never resets it");
+        assert!(!unstarted(&replay));
     }
 
     /// A claim on the next attempt excludes every other handler until it lapses or its holder

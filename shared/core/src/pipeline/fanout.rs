@@ -25,8 +25,9 @@ use std::collections::HashMap;
 /// take 10,000 / 64 round trips of a few milliseconds (BENCHMARKS.md, fan-out).
 pub const CREATE_CONCURRENCY: usize = 64;
 
-/// Whether no job has claimed an attempt of the delivery yet: only then may fan-out queue one.
-fn unstarted(d: &Delivery) -> bool {
+/// Whether no job has claimed an attempt of the delivery yet: only then may fan-out queue one
+/// (a repeated fan-out gets the stored delivery back and queues nothing for one under way).
+pub fn unstarted(d: &Delivery) -> bool {
     d.status == DeliveryStatus::Pending && d.attempts.is_empty() && d.carrier.is_none()
 }
 
