@@ -306,3 +306,51 @@ async fn disabled_then_enabled(c: hookline::DevConfig) {
     assert_eq!(after["health"]["circuit"], "closed");
     hl.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_a_subscription_with_parked_work_dead_letters_it_with_the_reason() {
+    let (hl, api) = start(breaker_config(3600, 30)).await;
+    let endpoint = Receiver::start(vec![], Reply::Status(503)).await;
+    let sub = api
+        .subscribe(json!({"tenant_id": "dealer-7", "url": endpoint.url("/hooks"), "event_types": ["lead.*"]}))
+        .await;
+    send_leads(&api, 1).await;
+    wait_sub(&api, &sub, WAIT, |v| v["health"]["circuit"] == "open").await;
+    let parked = send_leads(&api, 2).await;
+    wait_sub(&api, &sub, WAIT, |v| {
+        v["health"]["parked"].as_u64() >= Some(3)
+    })
+    .await;
+    let mut ids = Vec::new();
+    for id in &parked {
+        ids.push(
+            api.deliveries_of_event(id).await[0]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let (status, _) = api
+        .call(
+            "DELETE",
+            &format!("/v1/subscriptions/{}", sub["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    // nothing parked is lost: each ends in the dead-letter queue with the reason
+    let deadline = Instant::now() + WAIT;
+    let dlq = loop {
+        let dlq = hl.hookline.queue.list_dead_letters(10).await.unwrap();
+        if dlq.len() >= 3 || Instant::now() > deadline {
+            break dlq;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    for id in &ids {
+        let letter = dlq.iter().find(|l| l.body.contains(id.as_str()));
+        let letter = letter.unwrap_or_else(|| panic!("{id} not dead-lettered: {dlq:#?}"));
+        assert_eq!(letter.reason, "subscription was deleted");
+    }
+    hl.shutdown().await;
+}
