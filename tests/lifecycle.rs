@@ -270,7 +270,10 @@ async fn failed_delivery_can_be_retried_and_recovered() {
         )
         .await;
     assert_eq!(status, 202, "{report}");
-    assert_eq!(report, json!({"queued": 2, "more": false}));
+    assert_eq!(
+        report,
+        json!({"queued": 2, "more": false, "next_cursor": null})
+    );
     for e in &events[1..] {
         let ds = api
             .wait_deliveries(e, WAIT, |d| all_status(d, "succeeded"))
@@ -291,6 +294,14 @@ async fn failed_delivery_can_be_retried_and_recovered() {
         )
         .await;
     assert_eq!(none["queued"], 0);
+    let (status, err) = api
+        .post(
+            &format!("/v1/subscriptions/{sid}/recover"),
+            json!({"since": since, "after": "not-a-cursor"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_cursor");
     let (status, err) = api
         .post(
             &format!("/v1/subscriptions/{sid}/recover"),

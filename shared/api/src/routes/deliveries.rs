@@ -69,6 +69,9 @@ pub struct Recover {
     pub since: Timestamp,
     /// ...and before this time (default: now).
     pub until: Option<Timestamp>,
+    /// The `next_cursor` of the previous call: go on after the deliveries it re-queued.
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// The event's deliveries, each with its attempts.
@@ -118,8 +121,9 @@ async fn subscription_deliveries(
 }
 
 /// Re-queue every failed delivery of this subscription whose event was accepted in the window
-/// (at most 1000 per call; `more` says whether others remain). Each gets a new round on the
-/// full retry schedule.
+/// (at most 1000 per call, oldest first; `more` says whether others remain, and `next_cursor`,
+/// passed as `after`, goes on after this call's). Each gets a new round on the full retry
+/// schedule.
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/recover", tag = "deliveries", request_body = Recover,
     params(("id" = String, Path, description = "Subscription id")),
     responses((status = 202, body = RecoverReport), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -133,7 +137,10 @@ async fn recover(
 ) -> Result<(StatusCode, Json<RecoverReport>), ApiError> {
     let id = SubscriptionId::from_path(&id)?;
     let r = body.value;
-    let report = s.hookline.recover(&caller, &id, r.since, r.until).await?;
+    let report = s
+        .hookline
+        .recover(&caller, &id, (r.since, r.until), r.after.as_deref())
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(report)))
 }
 

@@ -127,9 +127,14 @@ impl Hookline {
         &self,
         principal: &Principal,
         id: &SubscriptionId,
-        since: Timestamp,
-        until: Option<Timestamp>,
+        (since, until): (Timestamp, Option<Timestamp>),
+        after: Option<&str>,
     ) -> Result<RecoverReport> {
+        let after = PageRequest {
+            cursor: after.map(str::to_string),
+            ..Default::default()
+        }
+        .cursor(DeliveryId::parse)?;
         let sub = self.get_subscription(principal, id).await?;
         if until.is_some_and(|u| u <= since) {
             return Err(Error::invalid(
@@ -143,12 +148,15 @@ impl Hookline {
             status: Some(DeliveryStatus::Failed),
             since: Some(since),
             until,
-            after: None,
+            after,
             limit: MAX_RECOVER + 1,
         };
         let mut failed = self.store.list_deliveries(&query).await?;
         let more = failed.len() > MAX_RECOVER;
         failed.truncate(MAX_RECOVER);
+        let next_cursor = more
+            .then(|| failed.last().map(|d| d.id.to_string()))
+            .flatten();
         let jobs: Vec<Enqueue> = failed
             .into_iter()
             .map(|d| Enqueue::now(Job::reopen(d.id.clone(), d.version().attempts)))
@@ -160,6 +168,7 @@ impl Hookline {
         Ok(RecoverReport {
             queued: jobs.len(),
             more,
+            next_cursor,
         })
     }
 }

@@ -94,6 +94,9 @@ pub struct RecoverReport {
     pub queued: usize,
     /// More failed deliveries remain in the window than one call re-queues.
     pub more: bool,
+    /// With `more`: pass it as `after` to re-queue the next ones (the last delivery this call
+    /// re-queued).
+    pub next_cursor: Option<String>,
 }
 
 /// The found item if its tenant is visible to the caller; "not found" otherwise.
