@@ -167,7 +167,7 @@ async fn each_subscription_follows_its_own_retry_policy_on_dynamodb_and_sqs() {
     .await;
     api.subscribe(
         json!({"tenant_id": "d", "url": slower.url("/"), "event_types": ["*"],
-        "retry_schedule": "3s"}),
+        "retry_schedule": "5s"}),
     )
     .await;
     let event_id = api
@@ -188,13 +188,15 @@ async fn each_subscription_follows_its_own_retry_policy_on_dynamodb_and_sqs() {
     }
     let (a, b) = (capped.received(), slower.received());
     assert_eq!((a.len(), b.len()), (2, 2));
+    // (margins for a loaded machine: each attempt on moto is several serialised requests)
     assert!(
-        a[1].at - a[0].at < Duration::from_millis(2500),
-        "the deployment's 1 s"
+        a[1].at - a[0].at < Duration::from_millis(3500),
+        "the deployment's 1 s: {:?}",
+        a[1].at - a[0].at
     );
     assert!(
-        b[1].at - b[0].at >= Duration::from_millis(2700),
-        "its own 3 s (-10% jitter)"
+        b[1].at - b[0].at >= Duration::from_millis(4500),
+        "its own 5 s (-10% jitter)"
     );
     hl.shutdown().await;
 }
