@@ -14,7 +14,7 @@ use super::codec::{Item, get_n, key, n, s, to_json};
 use super::keys;
 use crate::sdk_error;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue as AV, Select};
+use aws_sdk_dynamodb::types::AttributeValue as AV;
 use hookline_core::breaker::Health;
 use hookline_core::error::{Error, Result};
 use hookline_core::ids::{DeliveryId, SubscriptionId};
@@ -139,26 +139,7 @@ impl HealthStore for DynamoStore {
     }
 
     async fn parked_count(&self, subscription: &SubscriptionId) -> Result<u64> {
-        let mut total = 0u64;
-        let mut start: Option<Item> = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :p")
-                .expression_attribute_values(":p", s(keys::parked(subscription)))
-                .select(Select::Count)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| sdk_error("dynamodb", e))?;
-            total += page.count() as u64;
-            match page.last_evaluated_key() {
-                Some(k) => start = Some(k.clone()),
-                None => return Ok(total),
-            }
-        }
+        self.count_index(super::query::TABLE, keys::parked(subscription))
+            .await
     }
 }

@@ -228,8 +228,10 @@ impl DynamoStore {
         Ok(pks.iter().filter_map(|pk| found.remove(pk)).collect())
     }
 
-    /// Counts a partition's items without reading them out (`Select::Count`, paged).
+    /// Counts a partition's items without reading them out (`Select::Count`, paged), of an
+    /// index or of the table itself (`TABLE`, read strongly consistent).
     pub(super) async fn count_index(&self, index: &str, partition: String) -> Result<u64> {
+        let (pk, _) = key_names(index);
         let mut total = 0u64;
         let mut start: Option<Item> = None;
         loop {
@@ -237,8 +239,9 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression(format!("{index}pk = :p"))
+                .set_index_name((index != TABLE).then(|| index.to_string()))
+                .set_consistent_read((index == TABLE).then_some(true))
+                .key_condition_expression(format!("{pk} = :p"))
                 .expression_attribute_values(":p", s(partition.clone()))
                 .select(Select::Count)
                 .set_exclusive_start_key(start.take())
