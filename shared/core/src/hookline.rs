@@ -51,6 +51,9 @@ pub struct Hookline {
     /// The event types ingest and rendering read, cached for
     /// [`crate::event_type::cache::TTL`].
     pub event_types: Arc<crate::event_type::cache::EventTypeCache>,
+    /// The lane this process consumes and both lanes' queues ([`crate::pipeline::lane`]);
+    /// `queue` is this lane's.
+    pub lanes: crate::pipeline::lane::Lanes,
 }
 
 impl Hookline {
@@ -64,6 +67,7 @@ impl Hookline {
         settings: Settings,
     ) -> Self {
         Hookline {
+            lanes: crate::pipeline::lane::Lanes::single(queue.clone()),
             store,
             queue,
             sender,

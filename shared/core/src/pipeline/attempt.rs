@@ -6,6 +6,7 @@ use super::chain::wait_until;
 use super::dispatch::CLAIM_MARGIN;
 use super::failure::DeliveryFailed;
 use super::job::Job;
+use super::lane::Lane;
 use super::outcome::{NextStep, Outcome, classify, decide};
 use super::request::{build_request, endpoint_host};
 use super::settle::Disposition;
@@ -103,7 +104,9 @@ impl Hookline {
                 let due = at.plus(delay);
                 let next = Job::next(delivery.id.clone(), made + 1, None);
                 let max_delay = self.queue.limits().max_delay;
-                let requeue = Disposition::Requeue(wait_until(&next, due, at, max_delay));
+                // a retry follows a failure: it waits and is attempted in the slow lane
+                let retry = wait_until(&next, due, at, max_delay).to(Lane::Slow);
+                let requeue = Disposition::Requeue(retry);
                 (DeliveryStatus::Pending, Some(due), requeue)
             }
             NextStep::GiveUp(give_up) => {
@@ -255,8 +258,7 @@ impl Hookline {
             let next = Job::next(delivery.id.clone(), made + 1, None);
             let due = next_attempt_at.unwrap_or(attempt.at);
             let max_delay = self.queue.limits().max_delay;
-            self.queue
-                .send_batch(&[wait_until(&next, due, attempt.at, max_delay)])
+            self.send(&[wait_until(&next, due, attempt.at, max_delay).to(Lane::Slow)])
                 .await?;
         }
         let update = DeliveryUpdate {

@@ -131,6 +131,11 @@ impl Hookline {
             super::health::Admission::Go(health) => health,
             super::health::Admission::Done(parked) => return Ok(parked),
         };
+        // A failing endpoint's job leaves the main lane; none holds more than its share.
+        let _in_progress = match self.enter_lane(&job, &sub, &health) {
+            Ok(entered) => entered,
+            Err(elsewhere) => return Ok(elsewhere),
+        };
         let Some(event) = self.store.get_event(&delivery.event_id).await? else {
             return self
                 .give_up(&delivery, None, GiveUp::EventMissing, None)

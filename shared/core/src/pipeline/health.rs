@@ -16,6 +16,7 @@
 //!   (never to the subscription they are about) and published to the alert topic.
 
 use super::job::Job;
+use super::lane::Lane;
 use super::request::endpoint_host;
 use super::settle::Disposition;
 use crate::breaker::{self, Admit, Change, Circuit, Health};
@@ -72,9 +73,11 @@ impl Wake {
     }
 
     fn after(self, delay: Duration) -> Enqueue {
+        // a wake concerns a failing endpoint: the slow lane's
         Enqueue {
             message: Message::Wake(self),
             delay,
+            lane: Some(Lane::Slow),
         }
     }
 }
@@ -347,7 +350,7 @@ impl Hookline {
                         now,
                         self.queue.limits().max_delay,
                     );
-                    self.queue.send_batch(&[wake.after(delay)]).await?;
+                    self.send(&[wake.after(delay)]).await?;
                     self.emit(sub, ENDPOINT_FAILING, &next, Some(attempt))
                         .await?;
                 }
@@ -357,7 +360,7 @@ impl Hookline {
                         wake: sub.id.clone(),
                         epoch: next.epoch,
                     };
-                    self.queue.send_batch(&[wake.after(Duration::ZERO)]).await?;
+                    self.send(&[wake.after(Duration::ZERO)]).await?;
                     self.emit(sub, ENDPOINT_RECOVERED, &next, Some(attempt))
                         .await?;
                 }
@@ -442,8 +445,7 @@ impl Hookline {
         if let Admit::Probe(_) = health.admit(now, &settings) {
             // the oldest parked job becomes the probe when it arrives (its admission records it)
             if let Some(probe) = self.store.parked(&sub.id, None, 1).await?.pop() {
-                self.queue
-                    .send_batch(&[Enqueue::now(probe.job.clone())])
+                self.send(&[Enqueue::now(probe.job.clone()).to(Lane::Slow)])
                     .await?;
                 let _ = self.store.unpark(&sub.id, &probe).await?;
             }
@@ -489,11 +491,13 @@ impl Hookline {
         let jobs: Vec<Enqueue> = page
             .iter()
             .enumerate()
-            .map(|(i, p)| Enqueue::after(p.job.clone(), Duration::from_secs((i / per_sec) as u64)))
+            .map(|(i, p)| {
+                // a closed circuit's work is back in the main lane
+                let delay = Duration::from_secs((i / per_sec) as u64);
+                Enqueue::after(p.job.clone(), delay).to(Lane::Main)
+            })
             .collect();
-        for chunk in jobs.chunks(self.queue.limits().max_batch) {
-            self.queue.send_batch(chunk).await?;
-        }
+        self.send(&jobs).await?;
         for parked in &page {
             // a job parked again meanwhile (its circuit reopened) keeps its new parking
             let _ = self.store.unpark(&wake.wake, parked).await?;
@@ -516,7 +520,7 @@ impl Hookline {
             wake: id.clone(),
             epoch: health.epoch,
         };
-        self.queue.send_batch(&[wake.after(Duration::ZERO)]).await
+        self.send(&[wake.after(Duration::ZERO)]).await
     }
 
     /// Whether a pending delivery is parked by its subscription's open circuit, since when and why.
@@ -559,7 +563,7 @@ impl Hookline {
                     wake: id.clone(),
                     epoch: next.epoch,
                 };
-                return self.queue.send_batch(&[wake.after(Duration::ZERO)]).await;
+                return self.send(&[wake.after(Duration::ZERO)]).await;
             }
         }
         Err(crate::error::Error::internal(

@@ -27,6 +27,7 @@ pub mod failure;
 pub mod fanout;
 pub mod health;
 pub mod job;
+pub mod lane;
 pub mod notify;
 pub mod outcome;
 pub mod request;

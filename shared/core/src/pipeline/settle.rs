@@ -5,6 +5,7 @@
 //! is not reported as a failure, so there Hookline writes no deletes of its own.
 
 use super::job::Job;
+use super::lane::Lane;
 use crate::error::Result;
 use crate::hookline::{Hookline, Removal};
 use crate::ports::{Enqueue, QueueMessage};
@@ -44,7 +45,7 @@ pub fn stays_in_queue(outcome: Option<&Disposition>) -> bool {
 
 impl Hookline {
     /// Applies the dispositions of a batch to the queue it came from: the replacement jobs in
-    /// full batches, then each message's removal. A message whose settling failed is reported
+    /// full batches (each to its lane's queue), then each message's removal. A message whose settling failed is reported
     /// as `None` (it comes back and is handled again, which the retry chain makes harmless).
     pub async fn settle_batch(
         &self,
@@ -54,18 +55,29 @@ impl Hookline {
         let requeued: Vec<usize> = (0..messages.len())
             .filter(|i| matches!(dispositions[*i], Some(Disposition::Requeue(_))))
             .collect();
-        for chunk in requeued.chunks(self.queue.limits().max_batch) {
-            let jobs: Vec<Enqueue> = chunk
+        for lane in [Lane::Main, Lane::Slow] {
+            let queue = self.lanes.queue(Some(lane));
+            let of_lane: Vec<usize> = requeued
                 .iter()
-                .filter_map(|i| match &dispositions[*i] {
-                    Some(Disposition::Requeue(e)) => Some(e.clone()),
-                    _ => None,
+                .copied()
+                .filter(|i| match &dispositions[*i] {
+                    Some(Disposition::Requeue(e)) => self.lanes.resolve(e.lane) == lane,
+                    _ => false,
                 })
                 .collect();
-            if let Err(e) = self.queue.send_batch(&jobs).await {
-                tracing::error!(error = %e, jobs = jobs.len(), "requeue failed; jobs left for redelivery");
-                for i in chunk {
-                    dispositions[*i] = None;
+            for chunk in of_lane.chunks(queue.limits().max_batch) {
+                let jobs: Vec<Enqueue> = chunk
+                    .iter()
+                    .filter_map(|i| match &dispositions[*i] {
+                        Some(Disposition::Requeue(e)) => Some(e.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                if let Err(e) = queue.send_batch(&jobs).await {
+                    tracing::error!(error = %e, jobs = jobs.len(), "requeue failed; jobs left for redelivery");
+                    for i in chunk {
+                        dispositions[*i] = None;
+                    }
                 }
             }
         }

@@ -6,6 +6,7 @@
 use crate::error::Result;
 use crate::pipeline::Job;
 use crate::pipeline::health::Wake;
+use crate::pipeline::lane::Lane;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -58,11 +59,13 @@ impl Message {
     }
 }
 
-/// A message to send, delivered after `delay` (at most the queue's `max_delay`).
+/// A message to send, delivered after `delay` (at most the queue's `max_delay`), to the queue
+/// of `lane`, or (`None`) of the lane that sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enqueue {
     pub message: Message,
     pub delay: Duration,
+    pub lane: Option<Lane>,
 }
 
 impl Enqueue {
@@ -76,6 +79,15 @@ impl Enqueue {
         Enqueue {
             message: Message::Job(job),
             delay,
+            lane: None,
+        }
+    }
+
+    /// The same message, sent to `lane`'s queue.
+    pub fn to(self, lane: Lane) -> Self {
+        Enqueue {
+            lane: Some(lane),
+            ..self
         }
     }
 
