@@ -6,6 +6,7 @@
 use hookline_api::{ApiState, router};
 use hookline_core::clock::SystemClock;
 use hookline_core::pipeline::Removal;
+use hookline_core::pipeline::lane::Lane;
 use hookline_core::ports::{Notifier, Queue, Store};
 use hookline_core::{Config, Hookline};
 use hookline_embedded::{Db, QueueConfig, SqliteQueue, SqliteStore};
@@ -14,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 
 /// How long a received job stays hidden while it is being delivered; longer than the longest
@@ -28,6 +29,12 @@ pub const IDLE_POLL: Duration = Duration::from_millis(25);
 /// [`IDLE_POLL`].
 pub const AWS_FANOUT_IDLE_MAX: Duration = Duration::from_millis(800);
 pub const RECEIVE_BATCH: usize = 10;
+/// The slow lane's attempt slots by default: half of the main lane's (4 workers x 10).
+pub const SLOW_LANE_SLOTS: usize = 20;
+/// An endpoint's share of a lane by default: a quarter of the main lane's slots and half of the
+/// slow lane's, so one hanging endpoint leaves the rest to everyone else while its attempts
+/// time out (in the main lane only until its first failure is recorded).
+pub const ENDPOINT_SHARE: usize = 10;
 pub const FANOUT_BATCH: usize = 100;
 
 /// Where state and jobs live.
@@ -56,8 +63,14 @@ pub struct DevConfig {
     pub settings: Config,
     /// The admin key to require; `None` reads or generates one in the data directory.
     pub admin_key: Option<String>,
-    /// Delivery workers; 0 runs none (tests that drive deliveries themselves).
+    /// Delivery workers of the main lane, each receiving up to 10 jobs at a time, with 10
+    /// attempt slots each; 0 runs none (tests that drive deliveries themselves, from one
+    /// queue: there is no slow lane then).
     pub delivery_workers: usize,
+    /// Attempt slots of the slow lane (failing endpoints and retries); 0: no slow lane.
+    pub slow_lane_slots: usize,
+    /// Most attempts one endpoint has in progress in a lane at once.
+    pub endpoint_share: usize,
     /// How long a received job stays hidden before it is handed out again.
     pub in_flight_visibility: Duration,
     /// Fixed DNS answers (tests only: e.g. a name that resolves to a private address).
@@ -73,6 +86,8 @@ impl DevConfig {
             settings: Config::default(),
             admin_key: None,
             delivery_workers: 4,
+            slow_lane_slots: SLOW_LANE_SLOTS,
+            endpoint_share: ENDPOINT_SHARE,
             in_flight_visibility: IN_FLIGHT_VISIBILITY,
             fixed_dns: Default::default(),
         }
@@ -139,25 +154,36 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         None => admin_key(&config.data_dir)?,
     };
     let mut notifier: Option<Arc<dyn Notifier>> = None;
-    let (store, queue, sqlite): (Arc<dyn Store>, Arc<dyn Queue>, _) = match &config.backend {
+    // without workers nothing would consume a second queue: tests that drive deliveries
+    // themselves see one
+    let slow_lane = config.delivery_workers > 0 && config.slow_lane_slots > 0;
+    let max_receive_count = config.settings.retry_schedule.max_receive_count();
+    type Queues = (Arc<dyn Queue>, Option<Arc<dyn Queue>>);
+    let (store, (queue, slow), sqlite): (Arc<dyn Store>, Queues, _) = match &config.backend {
         Backend::Embedded => {
             let db = Db::open(&config.data_dir)?;
-            let queue = SqliteQueue::new(
-                db.clone(),
-                QueueConfig {
-                    name: "deliveries".into(),
-                    dead_letter_name: "deliveries-dlq".into(),
-                    visibility_timeout: config.in_flight_visibility,
-                    max_receive_count: config.settings.retry_schedule.max_receive_count(),
-                },
+            let lane = |name: &str| -> Arc<dyn Queue> {
+                Arc::new(SqliteQueue::new(
+                    db.clone(),
+                    QueueConfig {
+                        name: name.into(),
+                        dead_letter_name: "deliveries-dlq".into(),
+                        visibility_timeout: config.in_flight_visibility,
+                        max_receive_count,
+                    },
+                ))
+            };
+            let queues = (
+                lane("deliveries"),
+                slow_lane.then(|| lane("deliveries-slow")),
             );
             let store = SqliteStore::new(db);
-            (Arc::new(store.clone()), Arc::new(queue), Some(store))
+            (Arc::new(store.clone()), queues, Some(store))
         }
         Backend::Aws {
             endpoint,
             table,
-            queue,
+            queue: queue_name,
             notify_topic,
         } => {
             if let Some(topic) = notify_topic {
@@ -165,16 +191,30 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
                     hookline_aws::sns_notifier(endpoint.as_deref(), topic).await,
                 ));
             }
-            let (store, queue) = hookline_aws::connect(
+            let (store, sqs) = hookline_aws::connect(
                 endpoint.as_deref(),
                 table,
-                queue,
+                queue_name,
                 config.in_flight_visibility,
-                config.settings.retry_schedule.max_receive_count(),
+                max_receive_count,
                 config.settings.retention(),
             )
             .await?;
-            (Arc::new(store), Arc::new(queue), None)
+            let slow: Option<Arc<dyn Queue>> = if slow_lane {
+                let visibility = config.in_flight_visibility;
+                let endpoint = endpoint.as_deref();
+                let slow = hookline_aws::connect_slow_lane(
+                    endpoint,
+                    queue_name,
+                    visibility,
+                    max_receive_count,
+                )
+                .await?;
+                Some(Arc::new(slow))
+            } else {
+                None
+            };
+            (Arc::new(store), (Arc::new(sqs), slow), None)
         }
     };
     let settings = config.settings.settings(Removal::Hookline);
@@ -189,7 +229,12 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         settings,
     )
     // this process writes all of its health, and every write updates the cache
-    .with_health_cache(std::time::Duration::from_secs(5));
+    .with_health_cache(std::time::Duration::from_secs(5))
+    .with_endpoint_share(config.endpoint_share);
+    let hookline = match slow {
+        Some(slow) => hookline.with_slow_lane(slow),
+        None => hookline,
+    };
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
@@ -216,11 +261,14 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         stopped.clone(),
         idle_max,
     )));
-    for _ in 0..config.delivery_workers {
-        tasks.push(tokio::spawn(delivery_loop(
-            hookline.clone(),
-            stopped.clone(),
-        )));
+    if config.delivery_workers > 0 {
+        let main = hookline.in_lane(Lane::Main);
+        let slots = config.delivery_workers * RECEIVE_BATCH;
+        tasks.extend(lane(main, slots, config.delivery_workers, stopped.clone()));
+        if hookline.lanes.slow.is_some() {
+            let slow = hookline.in_lane(Lane::Slow);
+            tasks.extend(lane(slow, config.slow_lane_slots, 1, stopped.clone()));
+        }
     }
     Ok(Running {
         addr,
@@ -268,12 +316,54 @@ async fn fanout_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>, idl
     }
 }
 
-/// Plays the role of the SQS event source mapping: receive a batch, deliver it concurrently.
-async fn delivery_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>) {
+/// Plays the role of the SQS event source mapping of one lane: `receivers` loops share the
+/// lane's `slots`; each job is handled on its own as soon as a slot is free and frees it when
+/// it is settled, so no job waits for a slower one received with it.
+fn lane(
+    hookline: Hookline,
+    slots: usize,
+    receivers: usize,
+    stopped: watch::Receiver<bool>,
+) -> Vec<JoinHandle<()>> {
+    let slots = Arc::new(Semaphore::new(slots.max(1)));
+    (0..receivers.max(1))
+        .map(|_| {
+            tokio::spawn(receive_loop(
+                hookline.clone(),
+                slots.clone(),
+                stopped.clone(),
+            ))
+        })
+        .collect()
+}
+
+async fn receive_loop(
+    hookline: Hookline,
+    slots: Arc<Semaphore>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut handling = tokio::task::JoinSet::new();
     while !*stopped.borrow() {
-        let wait = match hookline.queue.receive(RECEIVE_BATCH).await {
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => permit.expect("slots stay open"),
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        let mut permits = vec![first];
+        while permits.len() < RECEIVE_BATCH
+            && let Ok(more) = slots.clone().try_acquire_owned()
+        {
+            permits.push(more);
+        }
+        let wait = match hookline.queue.receive(permits.len()).await {
             Ok(batch) if !batch.is_empty() => {
-                hookline.process_batch(&batch).await;
+                for (message, permit) in batch.into_iter().zip(permits.drain(..)) {
+                    let hookline = hookline.clone();
+                    handling.spawn(async move {
+                        hookline.process(&message).await;
+                        drop(permit);
+                    });
+                }
+                while handling.try_join_next().is_some() {}
                 continue;
             }
             Ok(_) => IDLE_POLL,
@@ -282,8 +372,11 @@ async fn delivery_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>) {
                 Duration::from_secs(1)
             }
         };
+        drop(permits);
         if idle(&mut stopped, wait).await {
             break;
         }
     }
+    // in-flight deliveries finish and record their outcome
+    while handling.join_next().await.is_some() {}
 }

@@ -70,6 +70,29 @@ pub async fn connect(
     Ok((store, queue))
 }
 
+/// The slow lane's queue of the delivery queue `queue`: `{queue}-slow`, dead-lettering to
+/// `{queue}-dlq` like the main lane (created if missing when `endpoint` is given).
+pub async fn connect_slow_lane(
+    endpoint: Option<&str>,
+    queue: &str,
+    visibility_timeout: std::time::Duration,
+    max_receive_count: u32,
+) -> hookline_core::error::Result<SqsQueue> {
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(endpoint).await);
+    let (name, dlq) = (format!("{queue}-slow"), format!("{queue}-dlq"));
+    let urls = if endpoint.is_some() {
+        SqsQueue::ensure_with(&sqs, &name, &dlq, visibility_timeout, max_receive_count).await?
+    } else {
+        SqsQueue::lookup_with(&sqs, &name, &dlq).await?
+    };
+    Ok(SqsQueue::new(
+        sqs,
+        urls,
+        visibility_timeout,
+        std::time::Duration::from_secs(1),
+    ))
+}
+
 /// The failure notifier for `topic_arn` (`hookline dev --backend aws --notify-topic`).
 pub async fn sns_notifier(endpoint: Option<&str>, topic_arn: &str) -> SnsNotifier {
     SnsNotifier::new(SnsClient::new(&sdk_config(endpoint).await), topic_arn)

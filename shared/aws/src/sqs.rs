@@ -76,9 +76,28 @@ impl SqsQueue {
         max_receive_count: u32,
     ) -> Result<QueueUrls> {
         let dlq_name = format!("{name}-dlq");
+        Self::ensure_with(
+            client,
+            name,
+            &dlq_name,
+            visibility_timeout,
+            max_receive_count,
+        )
+        .await
+    }
+
+    /// [`SqsQueue::ensure`] for a queue whose dead-letter queue is `dlq_name` (the slow lane
+    /// shares the main lane's).
+    pub async fn ensure_with(
+        client: &Client,
+        name: &str,
+        dlq_name: &str,
+        visibility_timeout: Duration,
+        max_receive_count: u32,
+    ) -> Result<QueueUrls> {
         let dlq = client
             .create_queue()
-            .queue_name(&dlq_name)
+            .queue_name(dlq_name)
             .attributes(
                 QueueAttributeName::MessageRetentionPeriod,
                 (14 * 24 * 3600).to_string(),
@@ -124,6 +143,11 @@ impl SqsQueue {
 
     /// Finds an existing queue and its dead-letter queue (`{name}-dlq`).
     pub async fn lookup(client: &Client, name: &str) -> Result<QueueUrls> {
+        Self::lookup_with(client, name, &format!("{name}-dlq")).await
+    }
+
+    /// Finds an existing queue and the dead-letter queue `dlq_name`.
+    pub async fn lookup_with(client: &Client, name: &str, dlq_name: &str) -> Result<QueueUrls> {
         let url = |n: String| async move {
             client
                 .get_queue_url()
@@ -135,7 +159,7 @@ impl SqsQueue {
         };
         Ok(QueueUrls {
             queue: url(name.to_string()).await?,
-            dead_letter: url(format!("{name}-dlq")).await?,
+            dead_letter: url(dlq_name.to_string()).await?,
         })
     }
 
