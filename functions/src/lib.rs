@@ -24,6 +24,7 @@ pub use notify::handle_notify;
 use hookline_core::Config;
 use hookline_core::clock::SystemClock;
 use hookline_core::pipeline::Removal;
+use hookline_core::pipeline::lane::Lane;
 use hookline_core::{Hookline, Settings};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,9 @@ fn env(name: &str) -> Result<String, BoxError> {
 /// Builds the core from the environment: the settings of [`Config`] (`HOOKLINE_RETRY_SCHEDULE`,
 /// `HOOKLINE_REQUIRE_HTTPS`, `HOOKLINE_DELIVERY_TIMEOUT_MS`, `HOOKLINE_RETENTION_DAYS`, and for
 /// the delivery function `HOOKLINE_MAX_RECEIVE_COUNT`, checked against the schedule) and the
-/// resources `HOOKLINE_TABLE`, `HOOKLINE_QUEUE_URL`, `HOOKLINE_DLQ_URL`; `sdk` comes from
+/// resources `HOOKLINE_TABLE`, `HOOKLINE_QUEUE_URL` (the main lane's), `HOOKLINE_DLQ_URL`, and
+/// for the delivery functions `HOOKLINE_SLOW_QUEUE_URL` (the slow lane's queue) with
+/// `HOOKLINE_LANE` (`main` or `slow`: the lane this function consumes); `sdk` comes from
 /// [`hookline_aws::sdk_config`] (region, credentials and `AWS_ENDPOINT_URL` from the
 /// environment). `removal`: the delivery function's event source deletes handled jobs.
 /// How long the delivery function keeps a subscription it read: a pause, deletion, new secret
@@ -59,16 +62,30 @@ pub async fn hookline_from_env(
         env("HOOKLINE_TABLE")?,
         config.retention(),
     );
-    let queue = hookline_aws::SqsQueue::new(
-        hookline_aws::SqsClient::new(sdk),
-        hookline_aws::QueueUrls {
-            queue: env("HOOKLINE_QUEUE_URL")?,
-            dead_letter: env("HOOKLINE_DLQ_URL")?,
-        },
-        IN_FLIGHT_VISIBILITY,
-        Duration::ZERO,
+    let sqs = |queue: String| -> Result<hookline_aws::SqsQueue, BoxError> {
+        Ok(hookline_aws::SqsQueue::new(
+            hookline_aws::SqsClient::new(sdk),
+            hookline_aws::QueueUrls {
+                queue,
+                dead_letter: env("HOOKLINE_DLQ_URL")?,
+            },
+            IN_FLIGHT_VISIBILITY,
+            Duration::ZERO,
+        ))
+    };
+    let hookline = wire(
+        store,
+        sqs(env("HOOKLINE_QUEUE_URL")?)?,
+        config.settings(removal),
     );
-    Ok(wire(store, queue, config.settings(removal)))
+    let Ok(slow) = env("HOOKLINE_SLOW_QUEUE_URL") else {
+        return Ok(hookline);
+    };
+    let lane = match std::env::var("HOOKLINE_LANE") {
+        Ok(name) => Lane::parse(&name).ok_or("HOOKLINE_LANE must be `main` or `slow`")?,
+        Err(_) => Lane::Main,
+    };
+    Ok(hookline.with_slow_lane(Arc::new(sqs(slow)?)).in_lane(lane))
 }
 
 /// The admin key of the API function: read from Secrets Manager at start
