@@ -18,7 +18,10 @@ the parameter's default (the SAM template has parameters, the CDK app literal se
 resource reference becomes the resource's role (`<queue:dlq>`, `<fn:api>.Arn`), Fn::Sub and
 Fn::Join become strings, numbers and booleans become strings (CloudFormation does the same).
 A function is recognised by its bin: `Metadata.BuildProperties.Binary` (SAM), a Description
-starting `Hookline <bin>:`, or failing both a logical id `<Bin>Function`.
+starting `Hookline <bin>:`, or failing both a logical id `<Bin>Function` (`Slow<Bin>Function`);
+and, for the delivery bin, which runs once per lane, by its lane (`HOOKLINE_LANE`): the main
+lane's is `delivery`, the slow lane's `delivery-slow`. The lanes are checked against the spec too:
+each delivery function knows both lanes' queues, names its own lane, and consumes its queue.
 
 Standard library only. Exits 1 with the list of differences.
 """
@@ -43,13 +46,13 @@ VENV_PYTHON = ROOT / "target" / "infratools" / "bin" / "python"
 
 # The deployment spec's resource counts (infra-spec: "Resource-type counts both stacks must have").
 SPEC_COUNTS = {
-    "AWS::Lambda::Function": 4,
-    "AWS::Lambda::EventSourceMapping": 3,
-    "AWS::SQS::Queue": 2,
+    "AWS::Lambda::Function": 5,
+    "AWS::Lambda::EventSourceMapping": 4,
+    "AWS::SQS::Queue": 3,
     "AWS::DynamoDB::Table": 1,
     "AWS::SNS::Topic": 1,
-    "AWS::CloudWatch::Alarm": 8,
-    "AWS::Logs::LogGroup": 4,
+    "AWS::CloudWatch::Alarm": 10,
+    "AWS::Logs::LogGroup": 5,
     "AWS::SecretsManager::Secret": 1,
     "AWS::ApiGatewayV2::Api": 1,
     "AWS::Events::Rule": 1,
@@ -72,7 +75,16 @@ API_PRINCIPAL = "apigateway.amazonaws.com"
 
 BINS = ("api", "fanout", "delivery", "notify")
 DESCRIPTION = re.compile(r"^Hookline (%s):" % "|".join(BINS))
-FUNCTION_ID = re.compile(r"^(%s)Function$" % "|".join(b.capitalize() for b in BINS))
+FUNCTION_ID = re.compile(r"^(Slow)?(%s)Function$" % "|".join(b.capitalize() for b in BINS))
+# The delivery lanes: for each delivery function (named `delivery` or `delivery-<lane>`), its
+# HOOKLINE_LANE and the queue its event source reads. Both know both queues.
+LANES = {
+    "delivery": {"lane": "main", "queue": "queue:deliveries"},
+    "delivery-slow": {"lane": "slow", "queue": "queue:deliveries-slow"},
+}
+LANE_QUEUES = {"HOOKLINE_QUEUE_URL": "<queue:deliveries>", "HOOKLINE_SLOW_QUEUE_URL": "<queue:deliveries-slow>"}
+# The functions by name: a bin, and the delivery bin once per lane.
+FUNCTIONS = ("api", "fanout", *LANES, "notify")
 SHORT_NAMES = {
     "AWS::DynamoDB::Table": "table",
     "AWS::SNS::Topic": "topic",
@@ -152,7 +164,7 @@ class Template:
                 keys["Description"] = m.group(1)
             m = FUNCTION_ID.match(lid)
             if m:
-                keys["logical id"] = m.group(1).lower()
+                keys["logical id"] = m.group(2).lower()
             if not keys:
                 self.problems.append(f"function {lid}: cannot tell which bin it runs")
                 continue
@@ -160,9 +172,14 @@ class Template:
                 self.problems.append(f"function {lid}: its bin is ambiguous ({keys})")
                 continue
             b = next(iter(keys.values()))
-            if b in bins:
-                self.problems.append(f"functions {bins[b]} and {lid} both run {b}")
-            bins[b] = lid
+            # A lane other than the main one names the function: `delivery-slow`.
+            lane = props.get("Environment", {}).get("Variables", {}).get("HOOKLINE_LANE", "main")
+            if m and m.group(1) and lane != m.group(1).lower():
+                self.problems.append(f"function {lid}: HOOKLINE_LANE is {lane!r}, its logical id says slow")
+            name = b if lane == "main" else f"{b}-{lane}"
+            if name in bins:
+                self.problems.append(f"functions {bins[name]} and {lid} are both {name}")
+            bins[name] = lid
         return bins
 
     def _name_resources(self):
@@ -181,7 +198,15 @@ class Template:
             props = r.get("Properties", {})
             if rtype == "AWS::SQS::Queue":
                 name = self.value(props.get("QueueName", ""))
-                self.roles[lid] = "queue:dlq" if name.endswith("-dlq") else "queue:deliveries"
+                if name.endswith("-dlq"):
+                    role = "queue:dlq"
+                elif name.endswith("-slow"):
+                    role = "queue:deliveries-slow"
+                else:
+                    role = "queue:deliveries"
+                if role in self.roles.values():
+                    self.problems.append(f"queue {lid}: a second {role} (its name is {name})")
+                self.roles[lid] = role
             elif rtype == "AWS::Lambda::EventSourceMapping":
                 target = _ref_or_getatt(props.get("FunctionName"))
                 self.roles[lid] = f"esm:{by_id.get(target, target)}"
@@ -445,6 +470,24 @@ def check_sweep(t, rules, out):
         out.append(f"{t.label} {SWEEP['rule']}: state {props.get('State')}, not ENABLED")
 
 
+def check_lanes(t, esm, out):
+    """The spec's lanes: each delivery function knows both queues, names its lane, and its event
+    source reads that lane's queue."""
+    for name, spec in LANES.items():
+        lid = t.bins.get(name)
+        if lid is None:
+            continue  # reported as a missing function
+        env = t.value(t.resources[lid].get("Properties", {}).get("Environment", {}).get("Variables", {}))
+        want = {**LANE_QUEUES, "HOOKLINE_LANE": spec["lane"]}
+        for var, value in want.items():
+            if env.get(var, MISSING) != value:
+                out.append(f"{t.label} function {name}: {var} is {env.get(var, MISSING)}, not {value}")
+        role = f"esm:{name}"
+        source = t.value(t.resources[esm[role]]["Properties"].get("EventSourceArn")) if role in esm else MISSING
+        if source != f"<{spec['queue']}>.Arn":
+            out.append(f"{t.label} function {name}: its event source reads {source}, not <{spec['queue']}>.Arn")
+
+
 def alarm_key(t, r):
     p = r["Properties"]
     dims = ",".join(f"{d['Name']}={t.value(d['Value'])}" for d in p.get("Dimensions", []))
@@ -472,7 +515,7 @@ def compare(sam, cdk):
         if sam_ids != cdk_ids:
             d.add(f"logical ids of {rtype}", sorted(sam_ids - cdk_ids), sorted(cdk_ids - sam_ids))
 
-    for b in BINS:
+    for b in FUNCTIONS:
         s_id, c_id = sam.bins.get(b), cdk.bins.get(b)
         if not s_id or not c_id:
             d.add(f"function {b}", s_id or MISSING, c_id or MISSING)
@@ -524,7 +567,9 @@ def compare(sam, cdk):
     s_esm, c_esm = by_role(sam, "AWS::Lambda::EventSourceMapping"), by_role(
         cdk, "AWS::Lambda::EventSourceMapping"
     )
-    # (event sources are named by their function: "esm:fanout")
+    # (event sources are named by their function: "esm:fanout", "esm:delivery-slow")
+    check_lanes(sam, s_esm, problems)
+    check_lanes(cdk, c_esm, problems)
     for fn, pattern in json.loads(STREAM_FILTERS.read_text()).items():
         role = f"esm:{fn}"
         want = [json.dumps(pattern, sort_keys=True)]

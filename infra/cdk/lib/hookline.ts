@@ -1,6 +1,7 @@
-// Hookline on AWS as one construct: the table and its stream, the delivery queue and its DLQ,
-// the four functions, the outbox sweep's schedule, the HTTP API, the admin key secret, the alert
-// topic and the alarms.
+// Hookline on AWS as one construct: the table and its stream, the delivery queues (the main lane
+// and the slow lane) and their DLQ, the five functions (four binaries; delivery runs once per
+// lane), the outbox sweep's schedule, the HTTP API, the admin key secret, the alert topic and the
+// alarms.
 // It builds the same resources as infra/template.yaml; infra/parity.py keeps the two in step.
 
 import * as fs from 'fs';
@@ -39,6 +40,9 @@ export const DESCRIPTIONS: Record<Bin, string> = {
   delivery: 'Hookline delivery: delivers jobs from the delivery queue (partial batch failures)',
   notify: 'Hookline notify: publishes hookline.delivery.failed and hookline.endpoint.* events to the alert topic (table stream)',
 };
+/** The slow lane's delivery function: the delivery bin, so its description starts the same. */
+export const SLOW_DELIVERY_DESCRIPTION =
+  'Hookline delivery: delivers jobs of failing or slow endpoints, and retries, from the slow lane queue (partial batch failures)';
 
 /** The same parameters, with the same defaults and ranges, as infra/template.yaml. */
 export interface HooklineProps {
@@ -73,8 +77,13 @@ export interface HooklineProps {
   readonly logRetentionDays?: number;
   /** Days events and deliveries are kept (`HOOKLINE_RETENTION_DAYS`), 2 to 3650. @default 30 */
   readonly retentionDays?: number;
-  /** Most delivery functions the queue runs at once, 2 to 1000. @default 20 */
+  /** Most delivery functions the main lane's queue runs at once, 2 to 1000. @default 20 */
   readonly deliveryMaxConcurrency?: number;
+  /**
+   * Most delivery functions the slow lane's queue runs at once, 2 to 1000: the lane attempting
+   * failing or slow endpoints, capped apart from `deliveryMaxConcurrency`. @default 5
+   */
+  readonly slowLaneMaxConcurrency?: number;
   /**
    * Address subscribed to the alert topic, none when empty. A token (a CfnParameter, as
    * HooklineStack passes) puts the subscription under the `HasAlertEmail` condition. @default ''
@@ -99,6 +108,7 @@ export const DEFAULTS: Required<HooklineProps> = {
   logRetentionDays: 30,
   retentionDays: 30,
   deliveryMaxConcurrency: 20,
+  slowLaneMaxConcurrency: 5,
   alertEmail: '',
   queueAgeAlarmSeconds: 3600,
   binariesDir: path.resolve(__dirname, '..', '..', '..', 'target', 'lambda'),
@@ -148,13 +158,17 @@ const TABLE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ];
 const STREAM_READ_ACTIONS = ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'];
+const QUEUE_CONSUME_ACTIONS = ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'];
 
-const title = (bin: Bin) => bin[0].toUpperCase() + bin.slice(1);
+const title = (word: string) => word[0].toUpperCase() + word.slice(1);
 
 /** One per stack: queue, log group and alarm names derive from the stack's name. */
 export class Hookline extends Construct {
   readonly table: dynamodb.Table;
+  /** The main lane's delivery queue. */
   readonly queue: sqs.Queue;
+  /** The slow lane's delivery queue: jobs of failing or slow endpoints, and retries. */
+  readonly slowQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly adminKeySecret: secretsmanager.Secret;
   readonly alertTopicKey: kms.Key;
@@ -164,6 +178,8 @@ export class Hookline extends Construct {
   readonly httpApi: apigwv2.HttpApi;
   readonly httpStage: apigwv2.HttpStage;
   readonly functions: Record<Bin, lambda.Function>;
+  /** The slow lane's consumer (the delivery bin; `functions.delivery` is the main lane's). */
+  readonly slowDeliveryFunction: lambda.Function;
   /** The fanout function's outbox sweep schedule. */
   readonly sweepRule: events.Rule;
   readonly alarms: Record<string, cloudwatch.Alarm>;
@@ -202,9 +218,13 @@ export class Hookline extends Construct {
       });
     }
 
-    // Both queues have fixed names so the DLQ's redrive-allow policy can spell out the delivery
-    // queue's ARN: referring to the queue itself would be a cycle (its RedrivePolicy names the DLQ).
+    // The queues have fixed names so the DLQ's redrive-allow policy can spell out the delivery
+    // queues' ARNs: referring to the queues themselves would be a cycle (their RedrivePolicy
+    // names the DLQ).
     const queueArn = Fn.sub('arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries');
+    const slowQueueArn = Fn.sub(
+      'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries-slow',
+    );
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       queueName: `${stackName}-deliveries-dlq`,
       // 14 days, SQS's maximum: time to look at a failure and redrive it. A job Hookline
@@ -214,7 +234,10 @@ export class Hookline extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       redriveAllowPolicy: {
         redrivePermission: sqs.RedrivePermission.BY_QUEUE,
-        sourceQueues: [sqs.Queue.fromQueueArn(this, 'DeliveryQueueByArn', queueArn)],
+        sourceQueues: [
+          sqs.Queue.fromQueueArn(this, 'DeliveryQueueByArn', queueArn),
+          sqs.Queue.fromQueueArn(this, 'SlowDeliveryQueueByArn', slowQueueArn),
+        ],
       },
     });
     this.queue = new sqs.Queue(this, 'DeliveryQueue', {
@@ -224,6 +247,17 @@ export class Hookline extends Construct {
       // 14 days, SQS's maximum: a job is one message for all its attempts. The functions refuse
       // a schedule whose waits add up to more than 7 days: with 10% jitter at most 7 d 16 h 48 min,
       // plus at most 31 attempts of at most 15 s; more than 6 days are left for outages.
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
+    });
+    // The slow lane: jobs of endpoints that fail or time out, and retries, are forwarded here and
+    // attempted by their own function, capped at slowLaneMaxConcurrency apart from the main lane,
+    // so a dead or hanging endpoint cannot hold the main lane. The same settings and DLQ as the
+    // delivery queue (a job moves between the two lanes).
+    this.slowQueue = new sqs.Queue(this, 'SlowDeliveryQueue', {
+      queueName: `${stackName}-deliveries-slow`,
+      visibilityTimeout: Duration.seconds(6 * SIZES.delivery.timeout),
       retentionPeriod: Duration.days(14),
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: p.maxReceiveCount },
@@ -288,6 +322,17 @@ export class Hookline extends Construct {
       HOOKLINE_CIRCUIT_FAILURES: String(p.circuitFailures),
       HOOKLINE_CIRCUIT_DISABLE_AFTER_SECS: String(p.circuitDisableAfterSecs),
     };
+    // Both delivery functions know both lanes' queues, and which one they consume.
+    const delivery = (lane: 'main' | 'slow'): Record<string, string> => {
+      const { HOOKLINE_QUEUE_URL, HOOKLINE_DLQ_URL, ...rest } = common;
+      return {
+        HOOKLINE_QUEUE_URL,
+        HOOKLINE_SLOW_QUEUE_URL: this.slowQueue.queueUrl,
+        HOOKLINE_LANE: lane,
+        HOOKLINE_DLQ_URL,
+        ...rest,
+      };
+    };
     const env: Record<Bin, Record<string, string>> = {
       api: {
         ...common,
@@ -296,17 +341,26 @@ export class Hookline extends Construct {
       },
       fanout: common,
       // The delivery function refuses to start when it is below attempts + 1.
-      delivery: { ...common, HOOKLINE_MAX_RECEIVE_COUNT: String(p.maxReceiveCount) },
+      delivery: { ...delivery('main'), HOOKLINE_MAX_RECEIVE_COUNT: String(p.maxReceiveCount) },
       notify: { HOOKLINE_NOTIFY_TOPIC_ARN: this.alertTopic.topicArn },
     };
     const fns = {} as Record<Bin, lambda.Function>;
     for (const bin of BINS) fns[bin] = this.makeFunction(bin, p, env[bin]);
     this.functions = fns;
+    // The slow lane's consumer: the same binary and settings, its own log group, role and cap.
+    const slowDelivery = this.makeFunction(
+      'delivery',
+      p,
+      { ...delivery('slow'), HOOKLINE_MAX_RECEIVE_COUNT: String(p.maxReceiveCount) },
+      'slow',
+    );
+    this.slowDeliveryFunction = slowDelivery;
 
     // Every permission is spelled out here, as in infra/template.yaml. (The aws-lambda-event-sources
     // classes would add their own grants: DynamoEventSource gives dynamodb:ListStreams on `*`.)
-    const allow = (bin: Bin, actions: string[], resources: string[]) =>
-      fns[bin].addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+    const grant = (f: lambda.Function, actions: string[], resources: string[]) =>
+      f.addToRolePolicy(new iam.PolicyStatement({ actions, resources }));
+    const allow = (bin: Bin, actions: string[], resources: string[]) => grant(fns[bin], actions, resources);
     const table = [this.table.tableArn, `${this.table.tableArn}/index/*`];
     const stream = this.table.tableStreamArn!;
     const streams = `${this.table.tableArn}/stream/*`;
@@ -320,15 +374,21 @@ export class Hookline extends Construct {
     allow('fanout', STREAM_READ_ACTIONS, [stream]);
     allow('fanout', ['dynamodb:ListStreams'], [streams]);
 
-    allow('delivery', TABLE_ACTIONS, table);
-    // The event source's polling, plus the function's own visibility changes (retries) and deletes.
-    allow(
-      'delivery',
-      ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
-      [this.queue.queueArn],
-    );
-    // Giving up moves the job to the DLQ with its reason.
-    allow('delivery', ['sqs:SendMessage'], [this.deadLetterQueue.queueArn]);
+    // The two delivery functions alike, each consuming its own lane's queue.
+    const deliveryQueues = [this.queue.queueArn, this.slowQueue.queueArn];
+    for (const [f, own] of [
+      [fns.delivery, this.queue.queueArn],
+      [slowDelivery, this.slowQueue.queueArn],
+    ] as const) {
+      grant(f, TABLE_ACTIONS, table);
+      // The event source's polling, and the function's own deletes: of its own lane's queue only.
+      grant(f, QUEUE_CONSUME_ACTIONS, [own]);
+      // Jobs go on as new messages (SendMessageBatch is authorised as SendMessage) to either lane:
+      // retries and failing endpoints' jobs to the slow lane, a closed circuit's work to the main.
+      grant(f, ['sqs:SendMessage'], deliveryQueues);
+      // Giving up moves the job to the DLQ with its reason.
+      grant(f, ['sqs:SendMessage'], [this.deadLetterQueue.queueArn]);
+    }
 
     allow('notify', STREAM_READ_ACTIONS, [stream]);
     allow('notify', ['dynamodb:ListStreams'], [streams]);
@@ -394,6 +454,13 @@ export class Hookline extends Construct {
       reportBatchItemFailures: true,
       maxConcurrency: p.deliveryMaxConcurrency,
     });
+    slowDelivery.addEventSourceMapping('Queue', {
+      eventSourceArn: this.slowQueue.queueArn,
+      batchSize: 10,
+      maxBatchingWindow: Duration.seconds(0),
+      reportBatchItemFailures: true,
+      maxConcurrency: p.slowLaneMaxConcurrency,
+    });
 
     // --- API ------------------------------------------------------------------------------
 
@@ -420,8 +487,13 @@ export class Hookline extends Construct {
     this.alarms = this.makeAlarms(p, stackName);
   }
 
-  private makeFunction(bin: Bin, p: Required<HooklineProps>, environment: Record<string, string>) {
-    const name = title(bin);
+  /**
+   * A function running `bin`; for a `lane` other than the main one, its ids get the lane as a
+   * prefix (`SlowDeliveryFunction`) and its log group's name as a suffix (`...-delivery-slow`).
+   */
+  private makeFunction(bin: Bin, p: Required<HooklineProps>, environment: Record<string, string>, lane?: 'slow') {
+    const name = lane ? `${title(lane)}${title(bin)}` : title(bin);
+    const logName = lane ? `${bin}-${lane}` : bin;
     const code = path.join(p.binariesDir, bin);
     const bootstrap = path.join(code, 'bootstrap');
     if (!fs.existsSync(bootstrap)) {
@@ -438,14 +510,14 @@ export class Hookline extends Construct {
     }
 
     const logGroup = new logs.LogGroup(this, `${name}LogGroup`, {
-      logGroupName: `/aws/lambda/${Aws.STACK_NAME}-${bin}`,
+      logGroupName: `/aws/lambda/${Aws.STACK_NAME}-${logName}`,
       retention: p.logRetentionDays as logs.RetentionDays,
       removalPolicy: RemovalPolicy.DESTROY,
     });
     // An own role without AWSLambdaBasicExecutionRole (whose log statements are on `*`): the
     // function writes to its own log group only.
     const role = new iam.Role(this, `${name}FunctionRole`, {
-      description: `Hookline ${bin} function`,
+      description: lane ? `Hookline ${bin} function, ${lane} lane` : `Hookline ${bin} function`,
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
     });
     role.addToPrincipalPolicy(
@@ -456,7 +528,7 @@ export class Hookline extends Construct {
     );
 
     return new lambda.Function(this, `${name}Function`, {
-      description: DESCRIPTIONS[bin],
+      description: lane ? SLOW_DELIVERY_DESCRIPTION : DESCRIPTIONS[bin],
       code: lambda.Code.fromAsset(code),
       handler: 'bootstrap',
       runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -513,6 +585,21 @@ export class Hookline extends Construct {
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
     });
+    // The slow lane's queue, on the same threshold: each retry there is a new message, so an old
+    // one means the lane is not receiving its jobs (failing, or held at slowLaneMaxConcurrency).
+    alarm('SlowQueueAgeAlarm', 'slow-queue-age', {
+      alarmDescription:
+        'The slow lane is not keeping up: the oldest job in its queue not yet received 3 times waits ' +
+        "too long, so retries and failing endpoints' jobs are late. Check the slow delivery function's " +
+        'errors, throttles and concurrency (slowLaneMaxConcurrency).',
+      metric: this.slowQueue.metricApproximateAgeOfOldestMessage({
+        statistic: 'Maximum',
+        period: Duration.seconds(300),
+      }),
+      threshold: p.queueAgeAlarmSeconds,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+    });
     alarm('FanoutIteratorAgeAlarm', 'fanout-iterator-age', {
       alarmDescription:
         "Stored events are not being fanned out: the fanout function's stream iterator has been " +
@@ -550,6 +637,13 @@ export class Hookline extends Construct {
         evaluationPeriods: 1,
       });
     }
+    alarm('SlowDeliveryErrorsAlarm', 'delivery-slow-errors', {
+      alarmDescription: "The slow lane's delivery function failed (crash, timeout or init failure).",
+      metric: this.slowDeliveryFunction.metricErrors({ statistic: 'Sum', period: Duration.seconds(300) }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+    });
     return alarms;
   }
 }
@@ -592,6 +686,7 @@ export function resolveProps(props: HooklineProps): Required<HooklineProps> {
   );
   check(intIn(p.retentionDays, 2, 3650), 'retentionDays must be from 2 to 3650');
   check(intIn(p.deliveryMaxConcurrency, 2, 1000), 'deliveryMaxConcurrency must be from 2 to 1000');
+  check(intIn(p.slowLaneMaxConcurrency, 2, 1000), 'slowLaneMaxConcurrency must be from 2 to 1000');
   check(intIn(p.queueAgeAlarmSeconds, 60, 345600), 'queueAgeAlarmSeconds must be from 60 to 345600');
   if (!Token.isUnresolved(p.alertEmail)) {
     check(/^$|^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(p.alertEmail), `alertEmail must be an e-mail address or empty`);

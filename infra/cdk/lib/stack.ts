@@ -47,6 +47,10 @@ export class HooklineStack extends Stack {
       value: hl.alertTopic.topicArn,
     });
     new CfnOutput(this, 'DeliveryQueueUrl', { description: 'The delivery queue.', value: hl.queue.queueUrl });
+    new CfnOutput(this, 'SlowDeliveryQueueUrl', {
+      description: "The slow lane's delivery queue (jobs of failing or slow endpoints, and retries).",
+      value: hl.slowQueue.queueUrl,
+    });
     new CfnOutput(this, 'DeadLetterQueueUrl', {
       description: 'The dead-letter queue (inspect and redrive it, README Runbook).',
       value: hl.deadLetterQueue.queueUrl,
@@ -109,6 +113,7 @@ export function settingsFromContext(scope: Construct): HooklineProps {
     logRetentionDays: num('logRetentionDays'),
     retentionDays: num('retentionDays'),
     deliveryMaxConcurrency: num('deliveryMaxConcurrency'),
+    slowLaneMaxConcurrency: num('slowLaneMaxConcurrency'),
     alertEmail: str('alertEmail'),
     queueAgeAlarmSeconds: num('queueAgeAlarmSeconds'),
     binariesDir: str('binariesDir'),

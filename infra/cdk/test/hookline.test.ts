@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { Hookline, RETRY_SCHEDULE_PATTERN, retryScheduleProblem } from '../lib/hookline';
+import { DEFAULTS, Hookline, RETRY_SCHEDULE_PATTERN, retryScheduleProblem } from '../lib/hookline';
 import { HooklineStack } from '../lib/stack';
 
 // CDK's built-in template validation costs about a second per synth here and tripled the run;
@@ -17,7 +17,16 @@ process.env.CDK_VALIDATION ??= 'false';
 
 const FEATURE_FLAGS = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'cdk.json'), 'utf-8')).context;
 const BINS = ['api', 'fanout', 'delivery', 'notify'];
-const FUNCTIONS = ['ApiFunction', 'FanoutFunction', 'DeliveryFunction', 'NotifyFunction'];
+const FUNCTIONS = ['ApiFunction', 'FanoutFunction', 'DeliveryFunction', 'SlowDeliveryFunction', 'NotifyFunction'];
+/** Each function's name in its log group (`/aws/lambda/<stack>-<name>`) and alarms. */
+const NAMES: Record<string, string> = {
+  ApiFunction: 'api',
+  FanoutFunction: 'fanout',
+  DeliveryFunction: 'delivery',
+  SlowDeliveryFunction: 'delivery-slow',
+  NotifyFunction: 'notify',
+};
+const DELIVERY_FUNCTIONS = ['DeliveryFunction', 'SlowDeliveryFunction'];
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hookline-cdk-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -80,14 +89,14 @@ function resourcesFor(template: Template, functionId: string, action: string): u
 describe('resource counts', () => {
   test('match the spec', () => {
     const expected: Record<string, number> = {
-      'AWS::Lambda::Function': 4,
-      'AWS::Lambda::EventSourceMapping': 3,
-      'AWS::SQS::Queue': 2,
+      'AWS::Lambda::Function': 5,
+      'AWS::Lambda::EventSourceMapping': 4,
+      'AWS::SQS::Queue': 3,
       'AWS::DynamoDB::Table': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::Subscription': 1,
-      'AWS::CloudWatch::Alarm': 8,
-      'AWS::Logs::LogGroup': 4,
+      'AWS::CloudWatch::Alarm': 10,
+      'AWS::Logs::LogGroup': 5,
       'AWS::SecretsManager::Secret': 1,
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::KMS::Key': 1,
@@ -123,6 +132,7 @@ describe('functions', () => {
       ApiFunction: [29, 256, 'api'],
       FanoutFunction: [60, 256, 'fanout'],
       DeliveryFunction: [30, 256, 'delivery'],
+      SlowDeliveryFunction: [30, 256, 'delivery'],
       NotifyFunction: [30, 128, 'notify'],
     };
     for (const [id, [timeout, memory, bin]] of Object.entries(sizes)) {
@@ -140,7 +150,7 @@ describe('functions', () => {
         id,
       );
       assert.deepEqual(t.toJSON().Resources[logGroup(id)].Properties, {
-        LogGroupName: withStackName('/aws/lambda/', `-${id.replace('Function', '').toLowerCase()}`),
+        LogGroupName: withStackName('/aws/lambda/', `-${NAMES[id]}`),
         RetentionInDays: 30,
       });
     }
@@ -170,7 +180,9 @@ describe('functions', () => {
       HOOKLINE_STRICT_EVENT_TYPES: 'false',
     });
     assert.deepEqual(fn('FanoutFunction').Environment.Variables, common);
-    assert.deepEqual(fn('DeliveryFunction').Environment.Variables, { ...common, HOOKLINE_MAX_RECEIVE_COUNT: '11' });
+    const delivery = { ...common, HOOKLINE_SLOW_QUEUE_URL: ref('SlowDeliveryQueue'), HOOKLINE_MAX_RECEIVE_COUNT: '11' };
+    assert.deepEqual(fn('DeliveryFunction').Environment.Variables, { ...delivery, HOOKLINE_LANE: 'main' });
+    assert.deepEqual(fn('SlowDeliveryFunction').Environment.Variables, { ...delivery, HOOKLINE_LANE: 'slow' });
     assert.deepEqual(fn('NotifyFunction').Environment.Variables, { HOOKLINE_NOTIFY_TOPIC_ARN: ref('AlertTopic') });
   });
 
@@ -185,6 +197,10 @@ describe('functions', () => {
     assert.equal(env.HOOKLINE_REQUIRE_HTTPS, 'false');
     assert.equal(env.HOOKLINE_DELIVERY_TIMEOUT_MS, '800');
     assert.equal(env.HOOKLINE_RETENTION_DAYS, '7');
+    const slowEnv = synth({ retrySchedule: '1s,2s', requireHttps: 'false' }).toJSON().Resources.SlowDeliveryFunction
+      .Properties.Environment.Variables;
+    assert.equal(slowEnv.HOOKLINE_RETRY_SCHEDULE, '1s,2s');
+    assert.equal(slowEnv.HOOKLINE_REQUIRE_HTTPS, 'false');
     const breaker = synth({ circuitFailures: '3', circuitDisableAfterSecs: '86400' }).toJSON().Resources
       .DeliveryFunction.Properties.Environment.Variables;
     assert.equal(breaker.HOOKLINE_CIRCUIT_FAILURES, '3');
@@ -244,10 +260,22 @@ describe('data', () => {
     });
   });
 
+  test('the slow lane queue: the delivery queue\'s settings, into the same DLQ', () => {
+    assert.deepEqual(t.toJSON().Resources.SlowDeliveryQueue.Properties, {
+      QueueName: withStackName('', '-deliveries-slow'),
+      VisibilityTimeout: 180,
+      MessageRetentionPeriod: 1209600,
+      RedrivePolicy: { deadLetterTargetArn: arn('DeadLetterQueue'), maxReceiveCount: 11 },
+      SqsManagedSseEnabled: true,
+    });
+  });
+
   test('maxReceiveCount follows the setting, in the queue and in the delivery function only', () => {
     const res = synth({ maxReceiveCount: '14' }).toJSON().Resources;
     assert.equal(res.DeliveryQueue.Properties.RedrivePolicy.maxReceiveCount, 14);
+    assert.equal(res.SlowDeliveryQueue.Properties.RedrivePolicy.maxReceiveCount, 14);
     assert.equal(res.DeliveryFunction.Properties.Environment.Variables.HOOKLINE_MAX_RECEIVE_COUNT, '14');
+    assert.equal(res.SlowDeliveryFunction.Properties.Environment.Variables.HOOKLINE_MAX_RECEIVE_COUNT, '14');
     for (const id of ['ApiFunction', 'FanoutFunction', 'NotifyFunction']) {
       assert.equal(res[id].Properties.Environment.Variables.HOOKLINE_MAX_RECEIVE_COUNT, undefined, id);
     }
@@ -269,7 +297,7 @@ describe('data', () => {
     assert.throws(() => stackWith({ retrySchedule: '', maxReceiveCount: '1' }), /below attempts \+ 1 = 2/);
   });
 
-  test('the DLQ: 14 days, takes redrives from the delivery queue only', () => {
+  test('the DLQ: 14 days, takes redrives from the two delivery queues only', () => {
     assert.deepEqual(t.toJSON().Resources.DeadLetterQueue.Properties, {
       QueueName: withStackName('', '-deliveries-dlq'),
       MessageRetentionPeriod: 1209600,
@@ -277,6 +305,7 @@ describe('data', () => {
         redrivePermission: 'byQueue',
         sourceQueueArns: [
           { 'Fn::Sub': 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries' },
+          { 'Fn::Sub': 'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${AWS::StackName}-deliveries-slow' },
         ],
       },
       SqsManagedSseEnabled: true,
@@ -402,6 +431,37 @@ describe('event sources', () => {
     ).find((x) => x.Properties.FunctionName.Ref === 'DeliveryFunction');
     assert.deepEqual(m.Properties.ScalingConfig, { MaximumConcurrency: 50 });
   });
+
+  test('the slow lane takes batches of 10 from its own queue, at most 5 at once', () => {
+    const m = mapping('SlowDeliveryFunction');
+    assert.deepEqual(m.EventSourceArn, arn('SlowDeliveryQueue'));
+    assert.equal(m.BatchSize, 10);
+    assert.equal(m.MaximumBatchingWindowInSeconds, 0);
+    assert.deepEqual(m.FunctionResponseTypes, ['ReportBatchItemFailures']);
+    assert.deepEqual(m.ScalingConfig, { MaximumConcurrency: 5 });
+    // one mapping per delivery queue
+    const sources = Object.values<any>(resources('AWS::Lambda::EventSourceMapping'))
+      .filter((x) => DELIVERY_FUNCTIONS.includes(x.Properties.FunctionName.Ref))
+      .map((x) => [x.Properties.FunctionName.Ref, x.Properties.EventSourceArn['Fn::GetAtt'][0]]);
+    assert.deepEqual(sources.sort(), [
+      ['DeliveryFunction', 'DeliveryQueue'],
+      ['SlowDeliveryFunction', 'SlowDeliveryQueue'],
+    ]);
+  });
+
+  test('slowLaneMaxConcurrency sets the slow lane\'s scaling limit only', () => {
+    const esms = Object.values<any>(synth({ slowLaneMaxConcurrency: '8' }).findResources('AWS::Lambda::EventSourceMapping'));
+    const of = (id: string) => esms.find((x) => x.Properties.FunctionName.Ref === id).Properties;
+    assert.deepEqual(of('SlowDeliveryFunction').ScalingConfig, { MaximumConcurrency: 8 });
+    assert.deepEqual(of('DeliveryFunction').ScalingConfig, { MaximumConcurrency: 20 });
+    const app = new App({ context: FEATURE_FLAGS });
+    const stack = new Stack(app, 'Construct');
+    new Hookline(stack, 'Hookline', { binariesDir: dummy, slowLaneMaxConcurrency: 12 });
+    const viaProps = Object.values<any>(Template.fromStack(stack).findResources('AWS::Lambda::EventSourceMapping')).find(
+      (x) => x.Properties.EventSourceArn['Fn::GetAtt'][0].startsWith('HooklineSlowDeliveryQueue'),
+    );
+    assert.deepEqual(viaProps.Properties.ScalingConfig, { MaximumConcurrency: 12 });
+  });
 });
 
 describe('outbox sweep', () => {
@@ -463,19 +523,21 @@ describe('alarms', () => {
   const alarms = t.toJSON().Resources;
   const props = (id: string) => alarms[id].Properties;
 
-  test('eight, named after the stack, each notifying the alert topic on alarm and on recovery', () => {
+  test('ten, named after the stack, each notifying the alert topic on alarm and on recovery', () => {
     const all = resources('AWS::CloudWatch::Alarm');
     assert.deepEqual(
       Object.values<any>(all).map((a) => a.Properties.AlarmName['Fn::Join'][1][1]).sort(),
       [
         '-api-errors',
         '-delivery-errors',
+        '-delivery-slow-errors',
         '-dlq-depth',
         '-fanout-errors',
         '-fanout-iterator-age',
         '-notify-errors',
         '-notify-iterator-age',
         '-queue-age',
+        '-slow-queue-age',
       ],
     );
     for (const a of Object.values<any>(all)) {
@@ -523,6 +585,16 @@ describe('alarms', () => {
     assert.equal(custom.Threshold, 7200);
   });
 
+  test('slow lane queue age: the same alarm on the slow lane\'s queue', () => {
+    const a = props('SlowQueueAgeAlarm');
+    assert.deepEqual(a.AlarmName, withStackName('', '-slow-queue-age'));
+    assert.deepEqual(a.Dimensions, [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['SlowDeliveryQueue', 'QueueName'] } }]);
+    const strip = (x: any) => ({ ...x, AlarmName: undefined, AlarmDescription: undefined, Dimensions: undefined });
+    assert.deepEqual(strip(a), strip(props('QueueAgeAlarm')));
+    const custom = synth({ queueAgeAlarmSeconds: '7200' }).toJSON().Resources.SlowQueueAgeAlarm.Properties;
+    assert.equal(custom.Threshold, 7200);
+  });
+
   test('fanout iterator age: over 5 minutes for 5 minutes', () => {
     const a = props('FanoutIteratorAgeAlarm');
     assert.equal(a.Namespace, 'AWS/Lambda');
@@ -554,6 +626,7 @@ describe('alarms', () => {
   test('errors of each function: any in 5 minutes', () => {
     for (const id of FUNCTIONS) {
       const a = props(id.replace('Function', 'ErrorsAlarm'));
+      assert.deepEqual(a.AlarmName, withStackName('', `-${NAMES[id]}-errors`), id);
       assert.equal(a.Namespace, 'AWS/Lambda', id);
       assert.equal(a.MetricName, 'Errors', id);
       assert.deepEqual(a.Dimensions, [{ Name: 'FunctionName', Value: ref(id) }], id);
@@ -594,8 +667,8 @@ describe('least privilege', () => {
   const streams = { 'Fn::Join': ['', [arn('HooklineTable'), '/stream/*']] };
   const writes = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:ConditionCheckItem'];
 
-  test('api, fanout and delivery use the table and its indexes', () => {
-    for (const id of ['ApiFunction', 'FanoutFunction', 'DeliveryFunction']) {
+  test('api, fanout and both delivery functions use the table and its indexes', () => {
+    for (const id of ['ApiFunction', 'FanoutFunction', ...DELIVERY_FUNCTIONS]) {
       for (const action of ['dynamodb:GetItem', 'dynamodb:Query', ...writes]) {
         assert.deepEqual(resourcesFor(t, id, action), table, `${id} ${action}`);
       }
@@ -605,7 +678,7 @@ describe('least privilege', () => {
   test('api reads the admin key secret and enqueues; nothing else secret', () => {
     assert.deepEqual(resourcesFor(t, 'ApiFunction', 'secretsmanager:GetSecretValue'), [ref('AdminKeySecret')]);
     assert.deepEqual(resourcesFor(t, 'ApiFunction', 'sqs:SendMessage'), [arn('DeliveryQueue')]);
-    for (const id of ['FanoutFunction', 'DeliveryFunction', 'NotifyFunction']) {
+    for (const id of ['FanoutFunction', ...DELIVERY_FUNCTIONS, 'NotifyFunction']) {
       assert.deepEqual(resourcesFor(t, id, 'secretsmanager:GetSecretValue'), [], id);
     }
   });
@@ -618,12 +691,26 @@ describe('least privilege', () => {
     assert.deepEqual(resourcesFor(t, 'FanoutFunction', 'sqs:SendMessage'), [arn('DeliveryQueue')]);
   });
 
-  test('delivery consumes the queue, re-times jobs and sends to the DLQ', () => {
-    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes']) {
-      assert.deepEqual(resourcesFor(t, 'DeliveryFunction', action), [arn('DeliveryQueue')], action);
+  test('each delivery function consumes its own lane\'s queue, sends to both lanes and to the DLQ', () => {
+    const own: Record<string, string> = { DeliveryFunction: 'DeliveryQueue', SlowDeliveryFunction: 'SlowDeliveryQueue' };
+    for (const [id, queue] of Object.entries(own)) {
+      for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+        assert.deepEqual(resourcesFor(t, id, action), [arn(queue)], `${id} ${action}`);
+      }
+      // Retries are new, delayed messages: nothing changes a received message's visibility.
+      assert.deepEqual(resourcesFor(t, id, 'sqs:ChangeMessageVisibility'), [], id);
+      const sends = resourcesFor(t, id, 'sqs:SendMessage').map((r: any) => r['Fn::GetAtt'][0]);
+      assert.deepEqual(sends.sort(), ['DeadLetterQueue', 'DeliveryQueue', 'SlowDeliveryQueue'], id);
+      assert.deepEqual(resourcesFor(t, id, 'sqs:GetQueueUrl'), [], id);
     }
-    assert.deepEqual(resourcesFor(t, 'DeliveryFunction', 'sqs:SendMessage'), [arn('DeadLetterQueue')]);
-    assert.deepEqual(resourcesFor(t, 'DeliveryFunction', 'sqs:GetQueueUrl'), []);
+  });
+
+  test('only the delivery functions know the slow lane', () => {
+    for (const id of ['ApiFunction', 'FanoutFunction', 'NotifyFunction']) {
+      assert.equal(fn(id).Environment.Variables.HOOKLINE_SLOW_QUEUE_URL, undefined, id);
+      assert.equal(fn(id).Environment.Variables.HOOKLINE_LANE, undefined, id);
+      assert.ok(!JSON.stringify(statements(t, id)).includes('SlowDeliveryQueue'), id);
+    }
   });
 
   test('notify reads the stream and publishes to the alert topic only, and cannot write the table', () => {
@@ -643,7 +730,7 @@ describe('least privilege', () => {
   });
 
   test('only notify publishes to SNS or uses the topic key', () => {
-    for (const id of ['ApiFunction', 'FanoutFunction', 'DeliveryFunction']) {
+    for (const id of ['ApiFunction', 'FanoutFunction', ...DELIVERY_FUNCTIONS]) {
       assert.deepEqual(resourcesFor(t, id, 'sns:Publish'), [], id);
       assert.deepEqual(resourcesFor(t, id, 'kms:Decrypt'), [], id);
     }
@@ -651,7 +738,7 @@ describe('least privilege', () => {
 });
 
 describe('outputs', () => {
-  test('the six of the spec', () => {
+  test('the seven of the spec', () => {
     const outputs = t.toJSON().Outputs;
     assert.deepEqual(Object.keys(outputs).sort(), [
       'AdminKeySecretArn',
@@ -659,8 +746,10 @@ describe('outputs', () => {
       'ApiUrl',
       'DeadLetterQueueUrl',
       'DeliveryQueueUrl',
+      'SlowDeliveryQueueUrl',
       'TableName',
     ]);
+    assert.deepEqual(outputs.SlowDeliveryQueueUrl.Value, ref('SlowDeliveryQueue'));
     assert.match(outputs.AdminKeySecretArn.Description, /aws secretsmanager get-secret-value --secret-id .* --query SecretString --output text/);
   });
 });
@@ -668,6 +757,9 @@ describe('outputs', () => {
 describe('settings', () => {
   test('out-of-range values are refused', () => {
     assert.throws(() => stackWith({ deliveryMaxConcurrency: '1' }), /deliveryMaxConcurrency/);
+    assert.throws(() => stackWith({ slowLaneMaxConcurrency: '1' }), /slowLaneMaxConcurrency must be from 2 to 1000/);
+    assert.throws(() => stackWith({ slowLaneMaxConcurrency: '1001' }), /slowLaneMaxConcurrency/);
+    assert.throws(() => stackWith({ slowLaneMaxConcurrency: 'five' }), /slowLaneMaxConcurrency/);
     assert.throws(() => stackWith({ deliveryTimeoutMs: '20000' }), /deliveryTimeoutMs/);
     assert.throws(() => stackWith({ deliveryTimeoutMs: '100' }), /deliveryTimeoutMs/);
     assert.throws(() => stackWith({ retrySchedule: '5s,1d' }), /retrySchedule/);
@@ -744,6 +836,19 @@ describe('settings', () => {
     const param = template.slice(template.indexOf('\n  RetrySchedule:\n'), template.indexOf('\n  MaxReceiveCount:\n'));
     assert.match(param, /\n    AllowedPattern: (.*)\n/);
     assert.equal(/\n    AllowedPattern: (.*)\n/.exec(param)![1], RETRY_SCHEDULE_PATTERN);
+  });
+
+  test('the slow lane\'s concurrency has the SAM parameter\'s default and range', () => {
+    const template = fs.readFileSync(path.join(__dirname, '..', '..', 'template.yaml'), 'utf-8');
+    const start = template.indexOf('\n  SlowLaneMaxConcurrency:\n    Type: Number\n');
+    assert.ok(start >= 0, 'SlowLaneMaxConcurrency parameter in template.yaml');
+    const param = template.slice(start, template.indexOf('\n    Description:', start) + 1);
+    const field = (name: string) => Number(new RegExp(`\\n    ${name}: (\\d+)\\n`).exec(param)?.[1]);
+    assert.equal(field('Default'), DEFAULTS.slowLaneMaxConcurrency);
+    assert.equal(field('MinValue'), 2);
+    assert.equal(field('MaxValue'), 1000);
+    synth({ slowLaneMaxConcurrency: '2' });
+    synth({ slowLaneMaxConcurrency: '1000' });
   });
 
   test('missing binaries say how to build them', () => {
