@@ -2,6 +2,7 @@
 //! an API client.
 #![allow(dead_code)]
 
+pub mod noisy;
 mod process;
 
 #[allow(unused_imports)]
