@@ -86,6 +86,15 @@ struct DevArgs {
     #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     delivery_workers: u16,
+    /// Attempt slots of the slow lane, which takes the jobs of failing endpoints and every
+    /// retry (0: no slow lane).
+    #[arg(long, env = "HOOKLINE_SLOW_LANE_SLOTS", default_value_t = hookline::SLOW_LANE_SLOTS as u16,
+          value_parser = clap::value_parser!(u16).range(0..=2560))]
+    slow_lane_slots: u16,
+    /// Most attempts one endpoint has in progress in a lane at once.
+    #[arg(long, env = "HOOKLINE_ENDPOINT_SHARE", default_value_t = hookline::ENDPOINT_SHARE as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    endpoint_share: u16,
     /// Where state and jobs live: `embedded` (SQLite in the data directory) or `aws` (DynamoDB
     /// and SQS, with the credentials and region of the environment).
     #[arg(long, env = "HOOKLINE_BACKEND", default_value = "embedded", value_parser = ["embedded", "aws"])]
@@ -143,6 +152,8 @@ async fn dev(args: DevArgs) -> Result<(), Box<dyn std::error::Error + Send + Syn
         .ok()
         .filter(|k| !k.is_empty());
     config.delivery_workers = args.delivery_workers.into();
+    config.slow_lane_slots = args.slow_lane_slots.into();
+    config.endpoint_share = args.endpoint_share.into();
     if args.backend == "aws" {
         config.backend = hookline::Backend::Aws {
             endpoint: args.aws_endpoint.filter(|e| !e.is_empty()),
