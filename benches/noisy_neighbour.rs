@@ -24,6 +24,11 @@ async fn main() {
         Neighbour::HangingSameTenant,
         Neighbour::HangingOtherTenant,
     ] {
-        println!("{}", noisy::run(neighbour, 2_000, events, 40.0).await.row());
+        println!(
+            "{}",
+            noisy::run(noisy::embedded(), neighbour, 2_000, events, 40.0)
+                .await
+                .row()
+        );
     }
 }

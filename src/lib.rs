@@ -317,20 +317,23 @@ async fn fanout_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>, idl
 }
 
 /// Plays the role of the SQS event source mapping of one lane: `receivers` loops share the
-/// lane's `slots`; each job is handled on its own as soon as a slot is free and frees it when
-/// it is settled, so no job waits for a slower one received with it.
+/// lane's `slots`; a loop receives a batch when it holds a batch's worth of free slots, and
+/// each job of it is handled on its own and frees its slot when it is settled, so no job waits
+/// for a slower one received with it.
 fn lane(
     hookline: Hookline,
     slots: usize,
     receivers: usize,
     stopped: watch::Receiver<bool>,
 ) -> Vec<JoinHandle<()>> {
-    let slots = Arc::new(Semaphore::new(slots.max(1)));
+    let lane_slots = slots.max(1);
+    let slots = Arc::new(Semaphore::new(lane_slots));
     (0..receivers.max(1))
         .map(|_| {
             tokio::spawn(receive_loop(
                 hookline.clone(),
                 slots.clone(),
+                lane_slots,
                 stopped.clone(),
             ))
         })
@@ -340,23 +343,22 @@ fn lane(
 async fn receive_loop(
     hookline: Hookline,
     slots: Arc<Semaphore>,
+    lane_slots: usize,
     mut stopped: watch::Receiver<bool>,
 ) {
     let mut handling = tokio::task::JoinSet::new();
     while !*stopped.borrow() {
-        let first = tokio::select! {
-            permit = slots.clone().acquire_owned() => permit.expect("slots stay open"),
+        // a full batch of slots, so that receives stay full batches (one query or request for
+        // up to 10 jobs), however the slots are freed
+        let want = RECEIVE_BATCH.min(lane_slots);
+        let mut permits = tokio::select! {
+            permits = slots.clone().acquire_many_owned(want as u32) => permits.expect("slots stay open"),
             _ = stopped.wait_for(|s| *s) => break,
         };
-        let mut permits = vec![first];
-        while permits.len() < RECEIVE_BATCH
-            && let Ok(more) = slots.clone().try_acquire_owned()
-        {
-            permits.push(more);
-        }
-        let wait = match hookline.queue.receive(permits.len()).await {
+        let wait = match hookline.queue.receive(want).await {
             Ok(batch) if !batch.is_empty() => {
-                for (message, permit) in batch.into_iter().zip(permits.drain(..)) {
+                for message in batch {
+                    let permit = permits.split(1).expect("a slot per received job");
                     let hookline = hookline.clone();
                     handling.spawn(async move {
                         hookline.process(&message).await;

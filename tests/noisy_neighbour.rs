@@ -3,9 +3,11 @@
 //! p99 latency (event accepted -> received) stays within 2x of a run where both endpoints are
 //! healthy, whether the hanging endpoint is of the same tenant or another.
 //!
-//! The scenario at full length: a backlog of 2,000 hanging jobs, and 2,000 healthy events at
-//! 40/s (50 s a run, three runs), which covers the time before the hanging endpoint's circuit
-//! opens, its first attempts timing out, and long after. `HOOKLINE_TEST_NOISY_EVENTS` shortens
+//! On the embedded adapters, the scenario at full length: a backlog of 2,000 hanging jobs, and
+//! 2,000 healthy events at 40/s (50 s a run, three runs), which covers the time before the
+//! hanging endpoint's circuit opens, its first attempts timing out, and long after. The
+//! both-healthy run is itself a busy neighbour: its 2,000 queued jobs are delivered alongside.
+//! On DynamoDB and SQS the lanes are tested in `functions/tests/lanes.rs`. `HOOKLINE_TEST_NOISY_EVENTS` shortens
 //! the stream for a quick local run. `cargo bench --bench noisy_neighbour` runs the same
 //! scenario on a release build and prints the table in BENCHMARKS.md.
 
@@ -22,12 +24,18 @@ async fn a_hanging_endpoint_does_not_slow_a_healthy_one_of_the_same_or_another_t
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2_000);
-    let baseline = noisy::run(Neighbour::Healthy, BACKLOG, events, PER_SEC).await;
+    compare(noisy::embedded, BACKLOG, events, PER_SEC).await;
+}
+
+/// Runs the scenario with both endpoints healthy, then with the neighbour hanging in the same
+/// tenant and in another, prints the table and asserts the healthy endpoint's p99.
+async fn compare(cfg: fn() -> hookline::DevConfig, backlog: usize, events: usize, per_sec: f64) {
+    let baseline = noisy::run(cfg(), Neighbour::Healthy, backlog, events, per_sec).await;
     let mut rows = vec![baseline.clone()];
     for neighbour in [Neighbour::HangingSameTenant, Neighbour::HangingOtherTenant] {
-        rows.push(noisy::run(neighbour, BACKLOG, events, PER_SEC).await);
+        rows.push(noisy::run(cfg(), neighbour, backlog, events, per_sec).await);
     }
-    println!("{BACKLOG} hanging jobs, {events} healthy events at {PER_SEC}/s");
+    println!("{backlog} hanging jobs, {events} healthy events at {per_sec}/s");
     println!("{}", noisy::TABLE_HEAD);
     for row in &rows {
         println!("{}", row.row());

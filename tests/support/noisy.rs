@@ -65,12 +65,23 @@ pub fn quantile(xs: &[Duration], q: f64) -> Duration {
     xs[rank - 1]
 }
 
-/// One run on a fresh `hookline dev` (embedded, default workers and lanes): `backlog` events to
-/// the neighbour first, fanned out into queued jobs, then `events` to the healthy endpoint at
-/// `per_sec`.
-pub async fn run(neighbour: Neighbour, backlog: usize, events: usize, per_sec: f64) -> Latencies {
+/// `hookline dev` on the embedded adapters as the scenario runs it: default workers and lanes,
+/// a short schedule.
+pub fn embedded() -> DevConfig {
     let mut cfg = config("5s,5m,30m");
     cfg.delivery_workers = 4;
+    cfg
+}
+
+/// One run on a fresh `hookline dev` started with `cfg`: `backlog` events to the neighbour
+/// first, fanned out into queued jobs, then `events` to the healthy endpoint at `per_sec`.
+pub async fn run(
+    cfg: DevConfig,
+    neighbour: Neighbour,
+    backlog: usize,
+    events: usize,
+    per_sec: f64,
+) -> Latencies {
     let (hl, api) = start(cfg).await;
     let healthy = Receiver::ok().await;
     let reply = match neighbour {

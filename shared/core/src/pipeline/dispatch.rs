@@ -132,7 +132,7 @@ impl Hookline {
             super::health::Admission::Done(parked) => return Ok(parked),
         };
         // A failing endpoint's job leaves the main lane; none holds more than its share.
-        let _in_progress = match self.enter_lane(&job, &sub, &health) {
+        let _in_progress = match self.enter_lane(&job, &sub, &health).await {
             Ok(entered) => entered,
             Err(elsewhere) => return Ok(elsewhere),
         };

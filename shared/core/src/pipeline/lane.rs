@@ -4,13 +4,16 @@
 //! lane, where fan-out puts every new job, and the **slow** lane, for endpoints that fail or
 //! time out. A job whose endpoint's last attempt failed, and every retry (a retry follows a
 //! failure), goes to the slow lane, so a dead or hanging endpoint holds the slow lane's
-//! capacity, never the main lane's. Within a lane, no endpoint holds more than `share` of the
-//! lane's attempts at once: beyond it, a main-lane job overflows to the slow lane, and a
-//! slow-lane job waits in the queue (a delayed message, not held in flight) for about one
+//! capacity, never the main lane's. Within a lane, no endpoint has more than `share` attempts in
+//! progress at once. A job beyond it waits in this process for its endpoint's share while the
+//! endpoint's attempts are quick (none has been in progress for [`STALL`]): a busy, fast
+//! endpoint is fed at its share without its jobs going round the queue. Once an attempt of it
+//! has run that long, its next job overflows to the slow lane from the main lane, and from the
+//! slow lane goes back to the queue (a delayed message, not held in flight) for about one
 //! attempt's time.
 //!
 //! The decision is [`route`], pure; [`InFlight`] counts each endpoint's attempts in progress
-//! in this process.
+//! in this process and when each began.
 
 use super::job::Job;
 use super::settle::Disposition;
@@ -22,7 +25,13 @@ use crate::ports::{Enqueue, Queue};
 use crate::subscription::Subscription;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long an endpoint's attempt may be in progress before jobs stop waiting for its share:
+/// an endpoint that answers within it is fed at its share; one that does not (it hangs, or is
+/// slow) has its further jobs sent elsewhere. It bounds how long a newly hanging endpoint's
+/// waiting jobs hold a lane's receive slots.
+pub const STALL: Duration = Duration::from_millis(250);
 
 /// A delivery lane: a queue and its consumers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -60,6 +69,9 @@ pub enum Route {
     /// Its endpoint has its share of this lane in progress: send it on to come back after
     /// this delay, out of the in-flight window.
     Defer(Duration),
+    /// Its endpoint has its share in progress, all of it quick so far: wait here for one of
+    /// them to end.
+    Wait,
 }
 
 /// The endpoint as the lanes see it when a job of it is received.
@@ -72,6 +84,10 @@ pub struct Endpoint {
     pub probe: bool,
     /// Its attempts in progress in this lane (in this process).
     pub in_flight: usize,
+    /// One of them has been in progress for [`STALL`] or longer.
+    pub stalled: bool,
+    /// Its jobs waiting in this lane for its share.
+    pub waiting: usize,
     /// Its request timeout: the longest an attempt of it holds a share.
     pub timeout: Duration,
 }
@@ -82,11 +98,22 @@ pub fn route(lane: Lane, has_slow: bool, endpoint: Endpoint, share: usize) -> Ro
     if endpoint.probe {
         return Route::Attempt;
     }
-    let full = endpoint.in_flight >= share;
-    match lane {
-        Lane::Main if has_slow && (endpoint.failing || full) => Route::ToSlow,
-        _ if full => Route::Defer(defer_for(endpoint.timeout)),
-        _ => Route::Attempt,
+    let to_slow = lane == Lane::Main && has_slow;
+    if to_slow && endpoint.failing {
+        return Route::ToSlow;
+    }
+    if endpoint.in_flight < share {
+        return Route::Attempt;
+    }
+    // in the main lane an endpoint's jobs wait up to its share again (it holds at most twice
+    // its share of the lane's slots); the slow lane is where the rest of it is fed
+    if !endpoint.stalled && (lane == Lane::Slow || !has_slow || endpoint.waiting < share) {
+        return Route::Wait;
+    }
+    if to_slow {
+        Route::ToSlow
+    } else {
+        Route::Defer(defer_for(endpoint.timeout))
     }
 }
 
@@ -162,26 +189,29 @@ impl Hookline {
         this
     }
 
-    /// Whether `job` of `sub` (admitted on `health`) is attempted in this lane now: counted as
-    /// in progress until the returned guard drops; else what its message becomes (forwarded to
-    /// the slow lane, or sent on to wait for its endpoint's share).
-    pub(crate) fn enter_lane(
+    /// Whether `job` of `sub` (admitted on `health`) is attempted in this lane (after waiting
+    /// for its endpoint's share, while that is quick): counted as in progress until the
+    /// returned guard drops; else what its message becomes (forwarded to the slow lane, or sent
+    /// on to wait for its endpoint's share).
+    pub(crate) async fn enter_lane(
         &self,
         job: &Job,
         sub: &Subscription,
         health: &Health,
     ) -> std::result::Result<Entered, Disposition> {
         let lanes = &self.lanes;
-        let decide = |in_flight| {
+        let decide = |share: Share| {
             let endpoint = Endpoint {
                 failing: health.consecutive_failures > 0,
                 probe: health.circuit != Circuit::Closed,
-                in_flight,
+                in_flight: share.in_progress,
+                stalled: share.stalled,
+                waiting: share.waiting,
                 timeout: sub.timeout(),
             };
             route(lanes.lane, lanes.slow.is_some(), endpoint, lanes.share)
         };
-        lanes.in_flight.enter(&sub.id, decide).map_err(|route| {
+        lanes.in_flight.enter(&sub.id, decide).await.map_err(|route| {
             tracing::debug!(subscription_id = %sub.id, delivery_id = %job.delivery_id, lane = lanes.lane.as_str(), ?route, "job not attempted in this lane");
             let max_delay = self.queue.limits().max_delay;
             Disposition::Requeue(match route {
@@ -191,7 +221,9 @@ impl Hookline {
                     let wait = wait.mul_f64(1.0 + rand::random::<f64>());
                     Enqueue::after(job.clone(), wait.min(max_delay))
                 }
-                Route::ToSlow | Route::Attempt => Enqueue::now(job.clone()).to(Lane::Slow),
+                Route::ToSlow | Route::Attempt | Route::Wait => {
+                    Enqueue::now(job.clone()).to(Lane::Slow)
+                }
             })
         })
     }
@@ -213,10 +245,30 @@ impl Hookline {
     }
 }
 
-/// Each endpoint's attempts in progress in this process, in one lane.
+/// Each endpoint's attempts in progress in this process, in one lane, by when each began, and
+/// its jobs waiting for its share.
 #[derive(Debug, Default)]
 pub struct InFlight {
-    counts: Mutex<HashMap<SubscriptionId, usize>>,
+    endpoints: Mutex<HashMap<SubscriptionId, Attempts>>,
+    /// Signalled whenever an attempt ends, for jobs waiting for their endpoint's share.
+    ended: tokio::sync::Notify,
+}
+
+#[derive(Debug, Default)]
+struct Attempts {
+    started: Vec<Instant>,
+    waiting: usize,
+}
+
+/// What [`InFlight::enter`] tells its `decide` about an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    /// Its attempts in progress.
+    pub in_progress: usize,
+    /// One of them has run for [`STALL`] or longer.
+    pub stalled: bool,
+    /// Its other jobs waiting for a share.
+    pub waiting: usize,
 }
 
 /// One attempt in progress: counted until it is dropped.
@@ -224,46 +276,111 @@ pub struct InFlight {
 pub struct Entered {
     in_flight: Arc<InFlight>,
     sub: SubscriptionId,
+    at: Instant,
+}
+
+/// A job waiting for its endpoint's share: counted until it is dropped.
+struct Waiting<'a> {
+    in_flight: &'a InFlight,
+    sub: &'a SubscriptionId,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.in_flight.update(self.sub, |a| a.waiting -= 1);
+    }
 }
 
 impl InFlight {
-    /// Routes a job of `sub` with `decide` (given the count now) and, when it is to be
-    /// attempted, counts it in the same step, so two jobs never take the last share.
-    pub fn enter(
+    /// Routes a job of `sub` with `decide` (given its endpoint's [`Share`] now) and, when it is
+    /// to be attempted, counts it in the same step, so two jobs never take the last share. On
+    /// [`Route::Wait`] it waits for an attempt to end, or for the oldest to reach [`STALL`],
+    /// and decides again.
+    pub async fn enter(
         self: &Arc<Self>,
         sub: &SubscriptionId,
-        decide: impl FnOnce(usize) -> Route,
+        decide: impl Fn(Share) -> Route,
     ) -> Result<Entered, Route> {
-        let mut counts = self.counts.lock().expect("in-flight counts");
-        let count = counts.get(sub).copied().unwrap_or(0);
-        match decide(count) {
-            Route::Attempt => {
-                counts.insert(sub.clone(), count + 1);
-                Ok(Entered {
-                    in_flight: self.clone(),
-                    sub: sub.clone(),
-                })
+        let mut waiting: Option<Waiting> = None;
+        loop {
+            // registered before the check, so an attempt that ends after it is not missed
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            let until_stalled = {
+                let mut endpoints = self.endpoints.lock().expect("in-flight attempts");
+                let attempts = endpoints.entry(sub.clone()).or_default();
+                let now = Instant::now();
+                let ran = attempts
+                    .started
+                    .iter()
+                    .min()
+                    .map_or(Duration::ZERO, |at| now - *at);
+                let share = Share {
+                    in_progress: attempts.started.len(),
+                    stalled: ran >= STALL,
+                    waiting: attempts.waiting - usize::from(waiting.is_some()),
+                };
+                match decide(share) {
+                    Route::Attempt => {
+                        attempts.started.push(now);
+                        drop(endpoints);
+                        drop(waiting);
+                        return Ok(Entered {
+                            in_flight: self.clone(),
+                            sub: sub.clone(),
+                            at: now,
+                        });
+                    }
+                    Route::Wait => {
+                        if waiting.is_none() {
+                            attempts.waiting += 1;
+                            waiting = Some(Waiting {
+                                in_flight: self,
+                                sub,
+                            });
+                        }
+                        STALL.saturating_sub(ran)
+                    }
+                    other => {
+                        drop(endpoints);
+                        drop(waiting);
+                        self.update(sub, |_| ());
+                        return Err(other);
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(until_stalled, ended).await;
+        }
+    }
+
+    /// Changes `sub`'s counts, and forgets it when nothing of it is left.
+    fn update(&self, sub: &SubscriptionId, change: impl FnOnce(&mut Attempts)) {
+        let mut endpoints = self.endpoints.lock().expect("in-flight attempts");
+        if let Some(attempts) = endpoints.get_mut(sub) {
+            change(attempts);
+            if attempts.started.is_empty() && attempts.waiting == 0 {
+                endpoints.remove(sub);
             }
-            other => Err(other),
         }
     }
 
     /// Attempts of `sub` in progress.
     pub fn count(&self, sub: &SubscriptionId) -> usize {
-        let counts = self.counts.lock().expect("in-flight counts");
-        counts.get(sub).copied().unwrap_or(0)
+        let endpoints = self.endpoints.lock().expect("in-flight attempts");
+        endpoints.get(sub).map_or(0, |a| a.started.len())
     }
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
-        let mut counts = self.in_flight.counts.lock().expect("in-flight counts");
-        if let Some(n) = counts.get_mut(&self.sub) {
-            *n -= 1;
-            if *n == 0 {
-                counts.remove(&self.sub);
+        let at = self.at;
+        self.in_flight.update(&self.sub, |a| {
+            if let Some(i) = a.started.iter().position(|t| *t == at) {
+                a.started.swap_remove(i);
             }
-        }
+        });
+        self.in_flight.ended.notify_waiters();
     }
 }
 
@@ -278,7 +395,16 @@ mod tests {
             failing,
             probe: false,
             in_flight,
+            stalled: false,
+            waiting: 0,
             timeout: T,
+        }
+    }
+
+    fn stalled(failing: bool, in_flight: usize) -> Endpoint {
+        Endpoint {
+            stalled: true,
+            ..endpoint(failing, in_flight)
         }
     }
 
@@ -287,6 +413,7 @@ mod tests {
         for lane in [Lane::Main, Lane::Slow] {
             for has_slow in [true, false] {
                 assert_eq!(route(lane, has_slow, endpoint(false, 3), 4), Route::Attempt);
+                assert_eq!(route(lane, has_slow, stalled(false, 3), 4), Route::Attempt);
             }
         }
     }
@@ -307,17 +434,37 @@ mod tests {
     }
 
     #[test]
-    fn an_endpoint_at_its_share_overflows_or_waits() {
+    fn at_its_share_a_quick_endpoints_job_waits_for_it_in_either_lane() {
+        for lane in [Lane::Main, Lane::Slow] {
+            for has_slow in [true, false] {
+                assert_eq!(route(lane, has_slow, endpoint(false, 4), 4), Route::Wait);
+            }
+        }
+        assert_eq!(route(Lane::Slow, true, endpoint(true, 4), 4), Route::Wait);
+    }
+
+    #[test]
+    fn in_the_main_lane_an_endpoint_waits_for_at_most_its_share_again() {
+        let queueing = |waiting| Endpoint {
+            waiting,
+            ..endpoint(false, 4)
+        };
+        assert_eq!(route(Lane::Main, true, queueing(3), 4), Route::Wait);
+        assert_eq!(route(Lane::Main, true, queueing(4), 4), Route::ToSlow);
+        // the slow lane, and a deployment without one, feed it at its share however many wait
+        assert_eq!(route(Lane::Slow, true, queueing(40), 4), Route::Wait);
+        assert_eq!(route(Lane::Main, false, queueing(40), 4), Route::Wait);
+    }
+
+    #[test]
+    fn at_its_share_a_stalled_endpoint_overflows_or_goes_back_to_the_queue() {
+        assert_eq!(route(Lane::Main, true, stalled(false, 4), 4), Route::ToSlow);
         assert_eq!(
-            route(Lane::Main, true, endpoint(false, 4), 4),
-            Route::ToSlow
-        );
-        assert_eq!(
-            route(Lane::Slow, true, endpoint(false, 4), 4),
+            route(Lane::Slow, true, stalled(false, 4), 4),
             Route::Defer(T)
         );
         assert_eq!(
-            route(Lane::Main, false, endpoint(false, 5), 4),
+            route(Lane::Main, false, stalled(false, 5), 4),
             Route::Defer(T)
         );
     }
@@ -326,7 +473,7 @@ mod tests {
     fn a_probe_is_attempted_where_it_is() {
         let probe = Endpoint {
             probe: true,
-            ..endpoint(true, 9)
+            ..stalled(true, 9)
         };
         assert_eq!(route(Lane::Main, true, probe, 4), Route::Attempt);
         assert_eq!(route(Lane::Slow, true, probe, 4), Route::Attempt);
@@ -341,29 +488,116 @@ mod tests {
         assert_eq!(defer_for(T), T);
     }
 
-    #[test]
-    fn in_flight_counts_each_endpoint_until_its_attempt_ends() {
+    /// At most `n` at once, waiting for a share while no attempt has stalled.
+    fn share(n: usize) -> impl Fn(Share) -> Route {
+        move |s: Share| match (s.in_progress < n, s.stalled) {
+            (true, _) => Route::Attempt,
+            (false, false) => Route::Wait,
+            (false, true) => Route::ToSlow,
+        }
+    }
+
+    #[tokio::test]
+    async fn in_flight_counts_each_endpoint_until_its_attempt_ends() {
         let in_flight = Arc::new(InFlight::default());
         let (a, b) = (SubscriptionId::generate(), SubscriptionId::generate());
-        let share = |n| {
-            move |count| {
-                if count < n {
+        let no_wait = |n| {
+            move |s: Share| {
+                if s.in_progress < n {
                     Route::Attempt
                 } else {
                     Route::ToSlow
                 }
             }
         };
-        let first = in_flight.enter(&a, share(2)).unwrap();
-        let second = in_flight.enter(&a, share(2)).unwrap();
-        assert_eq!(in_flight.enter(&a, share(2)).unwrap_err(), Route::ToSlow);
-        let other = in_flight.enter(&b, share(2)).unwrap();
+        let first = in_flight.enter(&a, no_wait(2)).await.unwrap();
+        let second = in_flight.enter(&a, no_wait(2)).await.unwrap();
+        assert_eq!(
+            in_flight.enter(&a, no_wait(2)).await.unwrap_err(),
+            Route::ToSlow
+        );
+        let other = in_flight.enter(&b, no_wait(2)).await.unwrap();
         assert_eq!((in_flight.count(&a), in_flight.count(&b)), (2, 1));
         drop(first);
         assert_eq!(in_flight.count(&a), 1);
-        let third = in_flight.enter(&a, share(2)).unwrap();
+        let third = in_flight.enter(&a, no_wait(2)).await.unwrap();
         drop((second, third, other));
         assert_eq!((in_flight.count(&a), in_flight.count(&b)), (0, 0));
-        assert!(in_flight.counts.lock().unwrap().is_empty());
+        assert!(in_flight.endpoints.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_waiting_job_takes_the_share_its_endpoint_frees() {
+        let in_flight = Arc::new(InFlight::default());
+        let a = SubscriptionId::generate();
+        let first = in_flight.enter(&a, share(1)).await.unwrap();
+        let waiting = {
+            let (in_flight, a) = (in_flight.clone(), a.clone());
+            tokio::spawn(async move { in_flight.enter(&a, share(1)).await.map(|_| Instant::now()) })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "it waits while the share is taken");
+        let freed = Instant::now();
+        drop(first);
+        let entered = waiting.await.unwrap().expect("it takes the freed share");
+        assert!(entered - freed < STALL, "at once, not after the stall time");
+    }
+
+    #[tokio::test]
+    async fn decide_sees_the_other_jobs_waiting_and_nothing_is_left_counted() {
+        let in_flight = Arc::new(InFlight::default());
+        let a = SubscriptionId::generate();
+        let first = in_flight.enter(&a, share(1)).await.unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let waiter = |seen: Arc<Mutex<Vec<usize>>>| {
+            let (in_flight, a) = (in_flight.clone(), a.clone());
+            tokio::spawn(async move {
+                let decide = |s: Share| {
+                    seen.lock().unwrap().push(s.waiting);
+                    share(1)(s)
+                };
+                in_flight.enter(&a, decide).await.is_ok()
+            })
+        };
+        let one = waiter(seen.clone());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let two = waiter(seen.clone());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            seen.lock().unwrap()[..2],
+            [0, 1],
+            "the second sees the first waiting"
+        );
+        drop(first);
+        // each takes the share in turn
+        let (one, two) = tokio::join!(one, two);
+        assert!(one.unwrap() && two.unwrap());
+        tokio::time::sleep(STALL).await;
+        assert!(in_flight.endpoints.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_wait_ends_when_the_endpoints_attempt_has_stalled() {
+        let in_flight = Arc::new(InFlight::default());
+        let a = SubscriptionId::generate();
+        let hanging = in_flight.enter(&a, share(1)).await.unwrap();
+        let waited = Instant::now();
+        assert_eq!(
+            in_flight.enter(&a, share(1)).await.unwrap_err(),
+            Route::ToSlow
+        );
+        let took = waited.elapsed();
+        assert!(
+            took >= STALL - Duration::from_millis(5) && took < STALL * 4,
+            "{took:?}"
+        );
+        // later jobs of it do not wait at all
+        let again = Instant::now();
+        assert_eq!(
+            in_flight.enter(&a, share(1)).await.unwrap_err(),
+            Route::ToSlow
+        );
+        assert!(again.elapsed() < Duration::from_millis(50));
+        drop(hanging);
     }
 }
