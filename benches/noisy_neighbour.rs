@@ -4,7 +4,7 @@
 //! at full length.
 //!
 //! Run: `cargo bench --bench noisy_neighbour` (HOOKLINE_BENCH_EVENTS: healthy events, default
-//! 2,000 at 40/s).
+//! 2,000 at 40/s; HOOKLINE_BENCH_ENDPOINT_SHARE: `hookline dev --endpoint-share`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;

@@ -1,7 +1,8 @@
 //! Local throughput: signed deliveries per second from `hookline dev`'s pipeline (embedded
 //! SQLite store and queue, real HTTP on loopback) to a keep-alive receiver.
 //!
-//! Run: `cargo bench --bench throughput` (HOOKLINE_BENCH_EVENTS to change the event count).
+//! Run: `cargo bench --bench throughput` (HOOKLINE_BENCH_EVENTS to change the event count,
+//! HOOKLINE_BENCH_ENDPOINT_SHARE to set `hookline dev --endpoint-share`).
 
 use axum::Router;
 use axum::routing::post;
@@ -44,6 +45,9 @@ async fn scenario(subscriptions: usize, events: usize, workers: usize) -> Outcom
     config.settings.allow_private_destinations = true;
     config.admin_key = Some("bench".into());
     config.delivery_workers = workers;
+    if let Ok(share) = std::env::var("HOOKLINE_BENCH_ENDPOINT_SHARE") {
+        config.endpoint_share = share.parse().expect("a number of attempts");
+    }
     config.settings.retry_schedule = RetrySchedule::parse("1s").unwrap();
     let running = start(config).await.expect("hookline starts");
     let base = format!("http://{}", running.addr);

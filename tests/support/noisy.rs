@@ -70,6 +70,9 @@ pub fn quantile(xs: &[Duration], q: f64) -> Duration {
 pub fn embedded() -> DevConfig {
     let mut cfg = config("5s,5m,30m");
     cfg.delivery_workers = 4;
+    if let Ok(share) = std::env::var("HOOKLINE_BENCH_ENDPOINT_SHARE") {
+        cfg.endpoint_share = share.parse().expect("a number of attempts");
+    }
     cfg
 }
 
