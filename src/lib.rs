@@ -200,19 +200,17 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
                 config.settings.retention(),
             )
             .await?;
-            let slow: Option<Arc<dyn Queue>> = if slow_lane {
-                let visibility = config.in_flight_visibility;
-                let endpoint = endpoint.as_deref();
-                let slow = hookline_aws::connect_slow_lane(
-                    endpoint,
-                    queue_name,
-                    visibility,
-                    max_receive_count,
-                )
-                .await?;
-                Some(Arc::new(slow))
-            } else {
-                None
+            let slow: Option<Arc<dyn Queue>> = match slow_lane {
+                true => Some(Arc::new(
+                    hookline_aws::connect_slow_lane(
+                        endpoint.as_deref(),
+                        queue_name,
+                        config.in_flight_visibility,
+                        max_receive_count,
+                    )
+                    .await?,
+                )),
+                false => None,
             };
             (Arc::new(store), (Arc::new(sqs), slow), None)
         }

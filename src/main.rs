@@ -82,7 +82,8 @@ struct DevArgs {
     data_dir: PathBuf,
     #[command(flatten)]
     settings: Config,
-    /// Concurrent delivery workers, each delivering batches of up to 10 jobs concurrently.
+    /// Receivers of the main delivery lane, each adding 10 attempt slots; every job is attempted
+    /// on its own as soon as a slot is free.
     #[arg(long, env = "HOOKLINE_DELIVERY_WORKERS", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=256))]
     delivery_workers: u16,

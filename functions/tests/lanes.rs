@@ -17,25 +17,8 @@ use hookline_core::ports::QueueMessage;
 use hookline_core::subscription::NewSubscription;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-
-/// A receiver that answers `status` to every request and counts them.
-async fn receiver(status: u16) -> (String, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    let app = axum::Router::new().fallback(move || {
-        let c = c.clone();
-        async move {
-            c.fetch_add(1, Ordering::SeqCst);
-            axum::http::StatusCode::from_u16(status).unwrap()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, count)
-}
 
 async fn subscribe(hl: &Hookline, url: &str, types: &str) {
     let sub: NewSubscription = serde_json::from_value(
@@ -129,8 +112,8 @@ async fn failing_endpoints_jobs_and_retries_go_to_the_slow_lane_and_are_attempte
     let sqs = aws_sdk_sqs::Client::new(&moto::sdk_config().await);
     let slow_queue = format!("{queue}-slow");
 
-    let (down, down_hits) = receiver(503).await;
-    let (up, up_hits) = receiver(200).await;
+    let (down, down_hits) = support::counting_receiver(503).await;
+    let (up, up_hits) = support::counting_receiver(200).await;
     subscribe(&wired, &down, "lead.*").await;
     subscribe(&wired, &up, "appointment.*").await;
 

@@ -14,7 +14,7 @@ use hookline_core::ports::{Enqueue, QueueMessage};
 use hookline_core::subscription::NewSubscription;
 use serde_json::json;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 struct Rig {
@@ -39,23 +39,6 @@ async fn rig_removed_by(schedule: &str, removal: Removal) -> Rig {
         .queue_url
         .unwrap();
     Rig { hl, sqs, queue_url }
-}
-
-/// A receiver that answers `status` to every request and counts them.
-async fn receiver(status: u16) -> (String, Arc<AtomicUsize>) {
-    let count = Arc::new(AtomicUsize::new(0));
-    let c = count.clone();
-    let app = axum::Router::new().fallback(move || {
-        let c = c.clone();
-        async move {
-            c.fetch_add(1, Ordering::SeqCst);
-            axum::http::StatusCode::from_u16(status).unwrap()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, count)
 }
 
 impl Rig {
@@ -167,7 +150,7 @@ async fn a_dead_endpoints_backlog_waits_as_delayed_messages_not_in_flight() {
     // this backlog after a few failures (tests/endpoint_health.rs), is kept closed
     rig.hl.settings.breaker.failures_to_open = u32::MAX;
     let rig = Arc::new(rig);
-    let (url, received) = receiver(503).await;
+    let (url, received) = support::counting_receiver(503).await;
     rig.subscribe(&url).await;
     let jobs = backlog();
     for n in 0..jobs {
@@ -227,7 +210,7 @@ async fn a_dead_endpoints_backlog_waits_as_delayed_messages_not_in_flight() {
 #[tokio::test]
 async fn a_replayed_fan_out_starts_no_second_retry_chain() {
     let rig = rig("2s,2s").await;
-    let (url, received) = receiver(500).await;
+    let (url, received) = support::counting_receiver(500).await;
     rig.subscribe(&url).await;
     let event = rig.event(1).await;
     assert_eq!(rig.hl.fan_out(&event).await.unwrap(), 1);
@@ -265,7 +248,7 @@ async fn a_replayed_fan_out_starts_no_second_retry_chain() {
 #[tokio::test]
 async fn two_handlers_of_one_job_send_one_request_and_a_success_never_changes() {
     let rig = rig("1s").await;
-    let (url, received) = receiver(200).await;
+    let (url, received) = support::counting_receiver(200).await;
     rig.subscribe(&url).await;
     let event = rig.event(1).await;
     rig.hl.fan_out(&event).await.unwrap();

@@ -82,12 +82,8 @@ pub struct Endpoint {
     /// The job is its circuit's probe: one job, attempted where it is, or the circuit would
     /// wait for a probe that never comes.
     pub probe: bool,
-    /// Its attempts in progress in this lane (in this process).
-    pub in_flight: usize,
-    /// One of them has been in progress for [`STALL`] or longer.
-    pub stalled: bool,
-    /// Its jobs waiting in this lane for its share.
-    pub waiting: usize,
+    /// Its attempts and waiting jobs in this lane (in this process).
+    pub load: Load,
     /// Its request timeout: the longest an attempt of it holds a share.
     pub timeout: Duration,
 }
@@ -102,12 +98,13 @@ pub fn route(lane: Lane, has_slow: bool, endpoint: Endpoint, share: usize) -> Ro
     if to_slow && endpoint.failing {
         return Route::ToSlow;
     }
-    if endpoint.in_flight < share {
+    let load = endpoint.load;
+    if load.in_progress < share {
         return Route::Attempt;
     }
     // in the main lane an endpoint's jobs wait up to its share again (it holds at most twice
     // its share of the lane's slots); the slow lane is where the rest of it is fed
-    if !endpoint.stalled && (lane == Lane::Slow || !has_slow || endpoint.waiting < share) {
+    if !load.stalled && (lane == Lane::Slow || !has_slow || load.waiting < share) {
         return Route::Wait;
     }
     if to_slow {
@@ -157,12 +154,21 @@ impl Lanes {
         }
     }
 
-    /// Which lane's queue `lane` ends up on.
-    pub(crate) fn resolve(&self, lane: Option<Lane>) -> Lane {
-        match (lane.unwrap_or(self.lane), &self.slow) {
-            (Lane::Slow, Some(_)) => Lane::Slow,
-            _ => Lane::Main,
+    /// `items` grouped by the queue their lane (`None`: this process's own) ends up on, each
+    /// group in the order given.
+    pub(crate) fn by_queue<T>(
+        &self,
+        items: impl IntoIterator<Item = (Option<Lane>, T)>,
+    ) -> Vec<(&Arc<dyn Queue>, Vec<T>)> {
+        let mut groups: Vec<(&Arc<dyn Queue>, Vec<T>)> = Vec::new();
+        for (lane, item) in items {
+            let queue = self.queue(lane);
+            match groups.iter_mut().find(|(q, _)| Arc::ptr_eq(q, queue)) {
+                Some((_, group)) => group.push(item),
+                None => groups.push((queue, vec![item])),
+            }
         }
+        groups
     }
 }
 
@@ -200,13 +206,11 @@ impl Hookline {
         health: &Health,
     ) -> std::result::Result<Entered, Disposition> {
         let lanes = &self.lanes;
-        let decide = |share: Share| {
+        let decide = |load| {
             let endpoint = Endpoint {
                 failing: health.consecutive_failures > 0,
                 probe: health.circuit != Circuit::Closed,
-                in_flight: share.in_progress,
-                stalled: share.stalled,
-                waiting: share.waiting,
+                load,
                 timeout: sub.timeout(),
             };
             route(lanes.lane, lanes.slow.is_some(), endpoint, lanes.share)
@@ -230,13 +234,10 @@ impl Hookline {
 
     /// Sends messages, each to its lane's queue, in full batches.
     pub async fn send(&self, messages: &[Enqueue]) -> Result<()> {
-        for lane in [Lane::Main, Lane::Slow] {
-            let queue = self.lanes.queue(Some(lane));
-            let these: Vec<Enqueue> = messages
-                .iter()
-                .filter(|m| self.lanes.resolve(m.lane) == lane)
-                .cloned()
-                .collect();
+        let groups = self
+            .lanes
+            .by_queue(messages.iter().map(|m| (m.lane, m.clone())));
+        for (queue, these) in groups {
             for chunk in these.chunks(queue.limits().max_batch) {
                 queue.send_batch(chunk).await?;
             }
@@ -260,9 +261,9 @@ struct Attempts {
     waiting: usize,
 }
 
-/// What [`InFlight::enter`] tells its `decide` about an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Share {
+/// An endpoint's attempts in a lane, as [`InFlight::enter`] tells its `decide`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Load {
     /// Its attempts in progress.
     pub in_progress: usize,
     /// One of them has run for [`STALL`] or longer.
@@ -292,14 +293,14 @@ impl Drop for Waiting<'_> {
 }
 
 impl InFlight {
-    /// Routes a job of `sub` with `decide` (given its endpoint's [`Share`] now) and, when it is
+    /// Routes a job of `sub` with `decide` (given its endpoint's [`Load`] now) and, when it is
     /// to be attempted, counts it in the same step, so two jobs never take the last share. On
     /// [`Route::Wait`] it waits for an attempt to end, or for the oldest to reach [`STALL`],
     /// and decides again.
     pub async fn enter(
         self: &Arc<Self>,
         sub: &SubscriptionId,
-        decide: impl Fn(Share) -> Route,
+        decide: impl Fn(Load) -> Route,
     ) -> Result<Entered, Route> {
         let mut waiting: Option<Waiting> = None;
         loop {
@@ -309,21 +310,26 @@ impl InFlight {
             ended.as_mut().enable();
             let until_stalled = {
                 let mut endpoints = self.endpoints.lock().expect("in-flight attempts");
-                let attempts = endpoints.entry(sub.clone()).or_default();
                 let now = Instant::now();
-                let ran = attempts
-                    .started
-                    .iter()
-                    .min()
-                    .map_or(Duration::ZERO, |at| now - *at);
-                let share = Share {
-                    in_progress: attempts.started.len(),
-                    stalled: ran >= STALL,
-                    waiting: attempts.waiting - usize::from(waiting.is_some()),
-                };
-                match decide(share) {
+                let (load, ran) = endpoints
+                    .get(sub)
+                    .map(|a| {
+                        let ran = a
+                            .started
+                            .iter()
+                            .min()
+                            .map_or(Duration::ZERO, |at| now - *at);
+                        let load = Load {
+                            in_progress: a.started.len(),
+                            stalled: ran >= STALL,
+                            waiting: a.waiting - usize::from(waiting.is_some()),
+                        };
+                        (load, ran)
+                    })
+                    .unwrap_or_default();
+                match decide(load) {
                     Route::Attempt => {
-                        attempts.started.push(now);
+                        endpoints.entry(sub.clone()).or_default().started.push(now);
                         drop(endpoints);
                         drop(waiting);
                         return Ok(Entered {
@@ -334,7 +340,7 @@ impl InFlight {
                     }
                     Route::Wait => {
                         if waiting.is_none() {
-                            attempts.waiting += 1;
+                            endpoints.entry(sub.clone()).or_default().waiting += 1;
                             waiting = Some(Waiting {
                                 in_flight: self,
                                 sub,
@@ -344,8 +350,6 @@ impl InFlight {
                     }
                     other => {
                         drop(endpoints);
-                        drop(waiting);
-                        self.update(sub, |_| ());
                         return Err(other);
                     }
                 }
@@ -366,7 +370,8 @@ impl InFlight {
     }
 
     /// Attempts of `sub` in progress.
-    pub fn count(&self, sub: &SubscriptionId) -> usize {
+    #[cfg(test)]
+    fn count(&self, sub: &SubscriptionId) -> usize {
         let endpoints = self.endpoints.lock().expect("in-flight attempts");
         endpoints.get(sub).map_or(0, |a| a.started.len())
     }
@@ -394,18 +399,18 @@ mod tests {
         Endpoint {
             failing,
             probe: false,
-            in_flight,
-            stalled: false,
-            waiting: 0,
+            load: Load {
+                in_progress: in_flight,
+                ..Load::default()
+            },
             timeout: T,
         }
     }
 
     fn stalled(failing: bool, in_flight: usize) -> Endpoint {
-        Endpoint {
-            stalled: true,
-            ..endpoint(failing, in_flight)
-        }
+        let mut endpoint = endpoint(failing, in_flight);
+        endpoint.load.stalled = true;
+        endpoint
     }
 
     #[test]
@@ -445,9 +450,10 @@ mod tests {
 
     #[test]
     fn in_the_main_lane_an_endpoint_waits_for_at_most_its_share_again() {
-        let queueing = |waiting| Endpoint {
-            waiting,
-            ..endpoint(false, 4)
+        let queueing = |waiting| {
+            let mut endpoint = endpoint(false, 4);
+            endpoint.load.waiting = waiting;
+            endpoint
         };
         assert_eq!(route(Lane::Main, true, queueing(3), 4), Route::Wait);
         assert_eq!(route(Lane::Main, true, queueing(4), 4), Route::ToSlow);
@@ -489,8 +495,8 @@ mod tests {
     }
 
     /// At most `n` at once, waiting for a share while no attempt has stalled.
-    fn share(n: usize) -> impl Fn(Share) -> Route {
-        move |s: Share| match (s.in_progress < n, s.stalled) {
+    fn share(n: usize) -> impl Fn(Load) -> Route {
+        move |s: Load| match (s.in_progress < n, s.stalled) {
             (true, _) => Route::Attempt,
             (false, false) => Route::Wait,
             (false, true) => Route::ToSlow,
@@ -502,7 +508,7 @@ mod tests {
         let in_flight = Arc::new(InFlight::default());
         let (a, b) = (SubscriptionId::generate(), SubscriptionId::generate());
         let no_wait = |n| {
-            move |s: Share| {
+            move |s: Load| {
                 if s.in_progress < n {
                     Route::Attempt
                 } else {
@@ -552,7 +558,7 @@ mod tests {
         let waiter = |seen: Arc<Mutex<Vec<usize>>>| {
             let (in_flight, a) = (in_flight.clone(), a.clone());
             tokio::spawn(async move {
-                let decide = |s: Share| {
+                let decide = |s: Load| {
                     seen.lock().unwrap().push(s.waiting);
                     share(1)(s)
                 };

@@ -5,7 +5,6 @@
 //! is not reported as a failure, so there Hookline writes no deletes of its own.
 
 use super::job::Job;
-use super::lane::Lane;
 use crate::error::Result;
 use crate::hookline::{Hookline, Removal};
 use crate::ports::{Enqueue, QueueMessage};
@@ -52,30 +51,19 @@ impl Hookline {
         messages: &[QueueMessage],
         mut dispositions: Vec<Option<Disposition>>,
     ) -> Vec<Option<Disposition>> {
-        let requeued: Vec<usize> = (0..messages.len())
-            .filter(|i| matches!(dispositions[*i], Some(Disposition::Requeue(_))))
-            .collect();
-        for lane in [Lane::Main, Lane::Slow] {
-            let queue = self.lanes.queue(Some(lane));
-            let of_lane: Vec<usize> = requeued
-                .iter()
-                .copied()
-                .filter(|i| match &dispositions[*i] {
-                    Some(Disposition::Requeue(e)) => self.lanes.resolve(e.lane) == lane,
-                    _ => false,
-                })
-                .collect();
-            for chunk in of_lane.chunks(queue.limits().max_batch) {
-                let jobs: Vec<Enqueue> = chunk
-                    .iter()
-                    .filter_map(|i| match &dispositions[*i] {
-                        Some(Disposition::Requeue(e)) => Some(e.clone()),
-                        _ => None,
-                    })
-                    .collect();
+        let requeued = dispositions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match d {
+                Some(Disposition::Requeue(e)) => Some((e.lane, (i, e.clone()))),
+                _ => None,
+            });
+        for (queue, of_queue) in self.lanes.by_queue(requeued) {
+            for chunk in of_queue.chunks(queue.limits().max_batch) {
+                let jobs: Vec<Enqueue> = chunk.iter().map(|(_, e)| e.clone()).collect();
                 if let Err(e) = queue.send_batch(&jobs).await {
                     tracing::error!(error = %e, jobs = jobs.len(), "requeue failed; jobs left for redelivery");
-                    for i in chunk {
+                    for (i, _) in chunk {
                         dispositions[*i] = None;
                     }
                 }
