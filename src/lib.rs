@@ -23,11 +23,13 @@ use tokio::task::JoinHandle;
 pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(60);
 /// How often idle loops look for new work.
 pub const IDLE_POLL: Duration = Duration::from_millis(25);
-/// The longest wait of an idle fan-out loop on DynamoDB: a look at the outbox reads its 32
-/// partitions, so an idle loop doubles its wait from [`IDLE_POLL`] up to this, and starts
-/// again at the first event it finds. On SQLite a look is one indexed read: it stays at
-/// [`IDLE_POLL`].
-pub const AWS_FANOUT_IDLE_MAX: Duration = Duration::from_millis(800);
+/// How often the outbox loop looks at DynamoDB's outbox (a look reads its 32 partitions): it
+/// finds only what no hand-off brought, so it can be rare; on SQLite a look is one indexed
+/// read, every [`IDLE_POLL`].
+pub const AWS_FANOUT_IDLE_MAX: Duration = Duration::from_secs(5);
+/// How old an event in the outbox must be for the outbox loop to fan it out: younger, it is
+/// the hand-off's.
+pub const LOOK_MIN_AGE: Duration = Duration::from_secs(2);
 pub const RECEIVE_BATCH: usize = 10;
 /// The slow lane's attempt slots by default: half of the main lane's (4 workers x 10).
 pub const SLOW_LANE_SLOTS: usize = 20;
@@ -228,7 +230,9 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
     )
     // this process writes all of its health, and every write updates the cache
     .with_health_cache(std::time::Duration::from_secs(5))
-    .with_endpoint_share(config.endpoint_share);
+    .with_endpoint_share(config.endpoint_share)
+    // this process runs the fan-out loop
+    .with_local_fanout();
     let hookline = match slow {
         Some(slow) => hookline.with_slow_lane(slow),
         None => hookline,
@@ -254,7 +258,8 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         Backend::Embedded => IDLE_POLL,
         Backend::Aws { .. } => AWS_FANOUT_IDLE_MAX,
     };
-    tasks.push(tokio::spawn(fanout_loop(
+    tasks.push(tokio::spawn(fanout_loop(hookline.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(outbox_loop(
         hookline.clone(),
         stopped.clone(),
         idle_max,
@@ -279,7 +284,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
     })
 }
 
-/// Waits for `IDLE_POLL` or until asked to stop; returns whether to stop.
+/// Waits for `wait` or until asked to stop; returns whether to stop.
 async fn idle(stopped: &mut watch::Receiver<bool>, wait: Duration) -> bool {
     let stop_requested = tokio::select! {
         _ = tokio::time::sleep(wait) => false,
@@ -288,21 +293,39 @@ async fn idle(stopped: &mut watch::Receiver<bool>, wait: Duration) -> bool {
     stop_requested || *stopped.borrow()
 }
 
-/// Plays the role of the DynamoDB stream: every stored event that was not fanned out yet is.
-/// While idle it waits from [`IDLE_POLL`], doubling up to `idle_max`.
-async fn fanout_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>, idle_max: Duration) {
-    let mut idle_wait = IDLE_POLL;
+/// Plays the role of the DynamoDB stream: fans out the events this process stores as they are
+/// handed over ([`hookline_core::pipeline::handoff`]), while [`outbox_loop`] finds the rest.
+async fn fanout_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>) {
+    let handoff = hookline.handoff.clone().expect("a local fan-out loop");
     while !*stopped.borrow() {
-        let wait = match hookline.fan_out_pending(FANOUT_BATCH).await {
-            Ok(n) if n > 0 => {
-                idle_wait = IDLE_POLL;
-                continue;
+        let handed = handoff.take(FANOUT_BATCH);
+        if !handed.is_empty() {
+            if let Some(e) = hookline.fan_out_batch(&handed).await.error {
+                tracing::error!(error = %e, "fan-out failed; the outbox keeps the rest");
             }
-            Ok(_) => {
-                let wait = idle_wait;
-                idle_wait = (idle_wait * 2).min(idle_max);
-                wait
-            }
+            handoff.finished(&handed);
+            continue;
+        }
+        let stop_requested = tokio::select! {
+            _ = handoff.ready() => false,
+            _ = stopped.wait_for(|s| *s) => true,
+        };
+        if stop_requested {
+            break;
+        }
+    }
+}
+
+/// Plays the role of the outbox sweep: every `idle_max` it fans out the events that have waited
+/// in the outbox for [`LOOK_MIN_AGE`] and that no hand-off holds (stored by another process or
+/// before a restart, or left by a failed fan-out), and looks again at once while a look fills a
+/// batch. Younger events are the hand-off's, so an event is not fanned out (and a failure
+/// notification published) twice by a look that read it just before its hand-off.
+async fn outbox_loop(hookline: Hookline, mut stopped: watch::Receiver<bool>, idle_max: Duration) {
+    while !*stopped.borrow() {
+        let wait = match hookline.fan_out_stale(LOOK_MIN_AGE, FANOUT_BATCH).await {
+            Ok(n) if n >= FANOUT_BATCH => continue,
+            Ok(_) => idle_max,
             Err(e) => {
                 tracing::error!(error = %e, "fan-out failed; retrying");
                 Duration::from_secs(1)

@@ -76,6 +76,19 @@ pub fn embedded() -> DevConfig {
     cfg
 }
 
+/// The same on the AWS adapters: DynamoDB and SQS (a main and a slow delivery queue) on moto's
+/// server, as `hookline dev --backend aws` runs them.
+pub fn on_moto() -> DevConfig {
+    let mut cfg = embedded();
+    cfg.backend = hookline::Backend::Aws {
+        endpoint: Some(hookline_conformance::moto::endpoint()),
+        table: hookline_conformance::moto::unique("noisy"),
+        queue: hookline_conformance::moto::unique("noisy-deliveries"),
+        notify_topic: None,
+    };
+    cfg
+}
+
 /// One run on a fresh `hookline dev` started with `cfg`: `backlog` events to the neighbour
 /// first, fanned out into queued jobs, then `events` to the healthy endpoint at `per_sec`.
 pub async fn run(
@@ -128,7 +141,8 @@ pub async fn run(
             Instant::now() < queued_by,
             "the backlog is fanned out within 60 s"
         );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // a look at DynamoDB's outbox reads its 32 partitions: not too often on moto
+        tokio::time::sleep(Duration::from_millis(250)).await;
     }
     // the steady stream, each event sent on its own tick and timed at its acceptance
     let accepted: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();

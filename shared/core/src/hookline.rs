@@ -54,6 +54,9 @@ pub struct Hookline {
     /// The lane this process consumes and both lanes' queues ([`crate::pipeline::lane`]);
     /// `queue` is this lane's.
     pub lanes: crate::pipeline::lane::Lanes,
+    /// Where this process hands the events it stores to its own fan-out loop, when it runs one
+    /// ([`Hookline::with_local_fanout`]).
+    pub handoff: Option<Arc<crate::pipeline::handoff::Handoff>>,
 }
 
 impl Hookline {
@@ -77,6 +80,7 @@ impl Hookline {
             subscriptions: None,
             health: None,
             event_types: Arc::default(),
+            handoff: None,
         }
     }
 
@@ -86,6 +90,20 @@ impl Hookline {
     pub fn with_health_cache(mut self, ttl: std::time::Duration) -> Self {
         self.health = Some(Arc::new(crate::pipeline::cache::HealthCache::new(ttl)));
         self
+    }
+
+    /// Hands every event this process stores for fan-out to a fan-out loop in the same process
+    /// ([`crate::pipeline::handoff`]).
+    pub fn with_local_fanout(mut self) -> Self {
+        self.handoff = Some(Arc::default());
+        self
+    }
+
+    /// Hands `events`, just stored, to this process's fan-out loop if it runs one.
+    pub(crate) fn hand_off(&self, events: impl IntoIterator<Item = crate::event::Event>) {
+        if let Some(handoff) = &self.handoff {
+            handoff.push(events);
+        }
     }
 
     /// Caches the subscriptions attempts read for `ttl` (the delivery function's setting): a

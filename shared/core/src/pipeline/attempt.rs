@@ -198,6 +198,7 @@ impl Hookline {
             tracing::info!(delivery_id = %delivery.id, "give-up not recorded: the delivery moved on");
             return Ok(Disposition::Delete);
         }
+        self.hand_off(notification.clone());
         tracing::warn!(
             tenant_id = %delivery.tenant_id, event_id = %delivery.event_id,
             subscription_id = %delivery.subscription_id, delivery_id = %delivery.id,

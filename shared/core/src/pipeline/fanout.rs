@@ -151,6 +151,13 @@ impl Hookline {
         }
     }
 
+    /// Leaves out of `events` those this process's hand-off holds: they are being fanned out.
+    fn leave_held(&self, events: &mut Vec<Event>) {
+        if let Some(handoff) = &self.handoff {
+            events.retain(|e| !handoff.holds(&e.id));
+        }
+    }
+
     /// Fans out the events that have waited in the outbox for `min_age` or longer, up to
     /// `limit`; returns how many. On AWS the table's stream triggers fan-out within seconds;
     /// this sweep catches an event whose stream record never led to it (records expire after
@@ -158,13 +165,14 @@ impl Hookline {
     pub async fn fan_out_stale(&self, min_age: std::time::Duration, limit: usize) -> Result<usize> {
         let cutoff = self.clock.now().minus(min_age);
         // The outbox lists the oldest first.
-        let stale: Vec<Event> = self
+        let mut stale: Vec<Event> = self
             .store
             .events_awaiting_fanout(limit)
             .await?
             .into_iter()
             .filter(|e| e.timestamp <= cutoff)
             .collect();
+        self.leave_held(&mut stale);
         for event in &stale {
             tracing::warn!(event_id = %event.id, tenant_id = %event.tenant_id, "fanning out an event the stream did not");
         }
@@ -177,7 +185,8 @@ impl Hookline {
 
     /// Fans out every event waiting in the outbox, up to `limit`; returns how many events.
     pub async fn fan_out_pending(&self, limit: usize) -> Result<usize> {
-        let events = self.store.events_awaiting_fanout(limit).await?;
+        let mut events = self.store.events_awaiting_fanout(limit).await?;
+        self.leave_held(&mut events);
         let report = self.fan_out_batch(&events).await;
         match report.error {
             Some(e) => Err(e),

@@ -398,6 +398,7 @@ impl Hookline {
         };
         let event = data.into_event(sub, event_type, now);
         self.store.insert_event(&event, true, None).await?;
+        self.hand_off([event.clone()]);
         tracing::info!(subscription_id = %sub.id, event_id = %event.id, event_type, "endpoint lifecycle event");
         Ok(())
     }

@@ -25,6 +25,7 @@ pub mod chain;
 pub mod dispatch;
 pub mod failure;
 pub mod fanout;
+pub mod handoff;
 pub mod health;
 pub mod job;
 pub mod lane;

@@ -11,6 +11,10 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::ids::{DeliveryId, EventId, SubscriptionId};
 use crate::pipeline::Job;
 use crate::ports::{DeliveryQuery, Enqueue};
+use futures::{StreamExt, TryStreamExt};
+
+/// `SendMessageBatch` calls a recovery page makes at once.
+const RECOVER_SENDS: usize = 8;
 
 impl Hookline {
     pub async fn get_delivery(&self, principal: &Principal, id: &DeliveryId) -> Result<Delivery> {
@@ -161,9 +165,16 @@ impl Hookline {
             .into_iter()
             .map(|d| Enqueue::now(Job::reopen(d.id.clone(), d.version().attempts)))
             .collect();
-        for chunk in jobs.chunks(self.queue.limits().max_batch) {
-            self.queue.send_batch(chunk).await?;
-        }
+        // a page is up to 100 batches: a few at a time, not one after another
+        let chunks: Vec<Vec<Enqueue>> = jobs
+            .chunks(self.queue.limits().max_batch)
+            .map(<[Enqueue]>::to_vec)
+            .collect();
+        futures::stream::iter(chunks)
+            .map(|chunk| async move { self.queue.send_batch(&chunk).await })
+            .buffer_unordered(RECOVER_SENDS)
+            .try_collect::<Vec<_>>()
+            .await?;
         tracing::info!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, queued = jobs.len(), more, "failed deliveries re-queued");
         Ok(RecoverReport {
             queued: jobs.len(),

@@ -29,6 +29,7 @@ impl Hookline {
             .insert_event(&event, true, response.as_ref())
             .await?;
         if write == Created::Stored {
+            self.hand_off([event.clone()]);
             tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, event_type = %event.event_type, "event accepted");
         }
         Ok(accepted(event, write))
@@ -107,6 +108,8 @@ impl Hookline {
                 (i, self.ingest(principal, new, Some(key)).await)
             }))
         );
+        let stored = plain.iter().zip(&written).filter(|(_, w)| w.is_ok());
+        self.hand_off(stored.map(|((_, e), _)| e.clone()));
         for ((i, event), write) in plain.into_iter().zip(written) {
             if write.is_ok() {
                 tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id, event_type = %event.event_type, "event accepted");
