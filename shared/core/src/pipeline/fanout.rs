@@ -182,17 +182,6 @@ impl Hookline {
             None => Ok(stale.len()),
         }
     }
-
-    /// Fans out every event waiting in the outbox, up to `limit`; returns how many events.
-    pub async fn fan_out_pending(&self, limit: usize) -> Result<usize> {
-        let mut events = self.store.events_awaiting_fanout(limit).await?;
-        self.leave_held(&mut events);
-        let report = self.fan_out_batch(&events).await;
-        match report.error {
-            Some(e) => Err(e),
-            None => Ok(events.len()),
-        }
-    }
 }
 
 #[cfg(test)]
