@@ -24,9 +24,12 @@ pub const IN_FLIGHT_VISIBILITY: Duration = Duration::from_secs(60);
 /// How often idle loops look for new work.
 pub const IDLE_POLL: Duration = Duration::from_millis(25);
 /// How often the outbox loop looks at DynamoDB's outbox (a look reads its 32 partitions): it
-/// finds only what no hand-off brought, so it can be rare; on SQLite a look is one indexed
-/// read, every [`IDLE_POLL`].
+/// finds only what no hand-off brought (events at least [`LOOK_MIN_AGE`] old), so it can be
+/// rare.
 pub const AWS_FANOUT_IDLE_MAX: Duration = Duration::from_secs(5);
+/// The same on SQLite, where a look is one indexed read: once a second, not every
+/// [`IDLE_POLL`], since under load a look re-reads events the hand-off is already fanning out.
+pub const EMBEDDED_FANOUT_IDLE_MAX: Duration = Duration::from_secs(1);
 /// How old an event in the outbox must be for the outbox loop to fan it out: younger, it is
 /// the hand-off's.
 pub const LOOK_MIN_AGE: Duration = Duration::from_secs(2);
@@ -255,7 +258,7 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         }
     })];
     let idle_max = match &config.backend {
-        Backend::Embedded => IDLE_POLL,
+        Backend::Embedded => EMBEDDED_FANOUT_IDLE_MAX,
         Backend::Aws { .. } => AWS_FANOUT_IDLE_MAX,
     };
     tasks.push(tokio::spawn(fanout_loop(hookline.clone(), stopped.clone())));

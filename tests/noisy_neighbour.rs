@@ -70,10 +70,12 @@ async fn compare(cfg: fn() -> hookline::DevConfig, backlog: usize, events: usize
         );
         assert!(
             noisy.p99 <= baseline.p99 * 2,
-            "{}: p99 {:?} > 2 x {:?}",
+            "{}: p99 {:?} > 2 x {:?}; slowest (latency, sent at): {:?}; both healthy: {:?}",
             noisy.neighbour.label(),
             noisy.p99,
-            baseline.p99
+            baseline.p99,
+            noisy.slowest,
+            baseline.slowest
         );
     }
 }

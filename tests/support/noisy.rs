@@ -37,6 +37,8 @@ pub struct Latencies {
     pub max: Duration,
     /// Requests the hanging neighbour received during the run.
     pub neighbour_requests: usize,
+    /// The ten slowest deliveries: latency, and when in the stream the event was sent.
+    pub slowest: Vec<(Duration, Duration)>,
 }
 
 impl Latencies {
@@ -163,16 +165,22 @@ pub async fn run(
     while sends.join_next().await.is_some() {}
     let got = healthy.wait_for(events, Duration::from_secs(120)).await;
     let accepted = accepted.lock().unwrap().clone();
-    let mut latencies: Vec<Duration> = got
+    // each latency with when in the stream its event was sent
+    let mut timed: Vec<(Duration, Duration)> = got
         .iter()
         .filter_map(|r| {
             let lead = r.json()["data"]["leadId"].as_str()?.to_string();
             let at = accepted.get(&lead)?;
             // an event can arrive before its producer has read the answer
-            Some(r.at.saturating_duration_since(*at))
+            Some((
+                r.at.saturating_duration_since(*at),
+                at.duration_since(started),
+            ))
         })
         .collect();
-    latencies.sort();
+    timed.sort();
+    let slowest = timed.iter().rev().take(10).copied().collect();
+    let latencies: Vec<Duration> = timed.iter().map(|(l, _)| *l).collect();
     let neighbour_requests = other.received().len();
     hl.shutdown().await;
     assert_eq!(latencies.len(), events, "every healthy event arrives");
@@ -183,5 +191,6 @@ pub async fn run(
         p99: quantile(&latencies, 0.99),
         max: *latencies.last().expect("some latencies"),
         neighbour_requests,
+        slowest,
     }
 }

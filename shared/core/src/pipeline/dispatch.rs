@@ -57,6 +57,9 @@ impl Hookline {
         {
             return Ok(Disposition::Requeue(wait));
         }
+        if let Some(forwarded) = self.forward_early(&job, now) {
+            return Ok(forwarded);
+        }
         let Some(mut delivery) = self.store.get_delivery(&job.delivery_id).await? else {
             tracing::error!(delivery_id = %job.delivery_id, "job for an unknown delivery dead-lettered");
             return Ok(Disposition::dead_letter(GiveUp::DeliveryMissing.reason()));

@@ -104,9 +104,9 @@ impl Hookline {
         let mut jobs = Vec::new();
         for (i, result) in created {
             match result {
-                Ok(stored) if i < limit && unstarted(&stored) => {
-                    jobs.push(Enqueue::now(Job::first(stored.id)))
-                }
+                Ok(stored) if i < limit && unstarted(&stored) => jobs.push(Enqueue::now(
+                    Job::first(stored.id).of(stored.subscription_id),
+                )),
                 Ok(_) => {}
                 Err(e) if i == limit => error = Some(e),
                 Err(_) => {}

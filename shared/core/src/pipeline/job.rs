@@ -5,7 +5,7 @@
 //! no signature: dead letters are kept for 14 days. The job owns its wire encoding.
 
 use crate::clock::Timestamp;
-use crate::ids::DeliveryId;
+use crate::ids::{DeliveryId, SubscriptionId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +27,10 @@ pub struct Job {
     /// attempted then without taking another.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paced: bool,
+    /// The delivery's subscription, set on a delivery's first job: the main lane forwards the
+    /// job of a failing or stalled endpoint to the slow lane without reading the delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<SubscriptionId>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -42,6 +46,7 @@ impl Job {
             due: None,
             reopen: false,
             paced: false,
+            subscription_id: None,
         }
     }
 
@@ -53,6 +58,7 @@ impl Job {
             due,
             reopen: false,
             paced: false,
+            subscription_id: None,
         }
     }
 
@@ -65,7 +71,14 @@ impl Job {
             due: None,
             reopen: true,
             paced: false,
+            subscription_id: None,
         }
+    }
+
+    /// The same job, naming its delivery's subscription.
+    pub fn of(mut self, subscription_id: SubscriptionId) -> Self {
+        self.subscription_id = Some(subscription_id);
+        self
     }
 
     /// The same job, due at `due`: re-timed, it no longer holds a send slot (it takes one when

@@ -18,6 +18,7 @@
 use super::job::Job;
 use super::settle::Disposition;
 use crate::breaker::{Circuit, Health};
+use crate::clock::Timestamp;
 use crate::error::Result;
 use crate::hookline::Hookline;
 use crate::ids::SubscriptionId;
@@ -232,6 +233,41 @@ impl Hookline {
         })
     }
 
+    /// A delivery's first job, received in the main lane, whose endpoint is failing (as this
+    /// process's health cache knows it) or has its share stalled here: forwarded to the slow
+    /// lane before anything is read, so a newly dead endpoint's queued backlog leaves the main
+    /// lane at a queue write per job (on AWS without a DynamoDB read), and the jobs queued
+    /// behind it wait less. The slow lane takes it on the full path: a stale copy is dropped
+    /// there, a deleted or disabled subscription's job given up or parked. Anything else (an
+    /// open circuit, a job that may be attempted or wait here) takes the full path here.
+    pub(crate) fn forward_early(&self, job: &Job, now: Timestamp) -> Option<Disposition> {
+        let lanes = &self.lanes;
+        let id = job.subscription_id.as_ref()?;
+        if lanes.lane != Lane::Main || lanes.slow.is_none() || job.paced || job.reopen {
+            return None;
+        }
+        let health = self.health.as_ref().and_then(|c| c.get(id, now));
+        if health.is_some_and(|(h, _)| h.circuit != Circuit::Closed) {
+            return None;
+        }
+        let endpoint = Endpoint {
+            failing: health.is_some_and(|(h, _)| h.consecutive_failures > 0),
+            probe: false,
+            load: lanes.in_flight.load(id),
+            // only a lane without a slow lane defers by the timeout
+            timeout: Duration::ZERO,
+        };
+        match route(Lane::Main, true, endpoint, lanes.share) {
+            Route::ToSlow => {
+                tracing::debug!(subscription_id = %id, delivery_id = %job.delivery_id, "job forwarded to the slow lane on receipt");
+                Some(Disposition::Requeue(
+                    Enqueue::now(job.clone()).to(Lane::Slow),
+                ))
+            }
+            Route::Attempt | Route::Wait | Route::Defer(_) => None,
+        }
+    }
+
     /// Sends messages, each to its lane's queue, in full batches.
     pub async fn send(&self, messages: &[Enqueue]) -> Result<()> {
         let groups = self
@@ -259,6 +295,24 @@ pub struct InFlight {
 struct Attempts {
     started: Vec<Instant>,
     waiting: usize,
+}
+
+impl Attempts {
+    /// The load at `now`, not counting `mine` of the waiting jobs (the asking job's own wait),
+    /// and how long the oldest attempt has run.
+    fn load(&self, now: Instant, mine: usize) -> (Load, Duration) {
+        let ran = self
+            .started
+            .iter()
+            .min()
+            .map_or(Duration::ZERO, |at| now - *at);
+        let load = Load {
+            in_progress: self.started.len(),
+            stalled: ran >= STALL,
+            waiting: self.waiting - mine,
+        };
+        (load, ran)
+    }
 }
 
 /// An endpoint's attempts in a lane, as [`InFlight::enter`] tells its `decide`.
@@ -313,19 +367,7 @@ impl InFlight {
                 let now = Instant::now();
                 let (load, ran) = endpoints
                     .get(sub)
-                    .map(|a| {
-                        let ran = a
-                            .started
-                            .iter()
-                            .min()
-                            .map_or(Duration::ZERO, |at| now - *at);
-                        let load = Load {
-                            in_progress: a.started.len(),
-                            stalled: ran >= STALL,
-                            waiting: a.waiting - usize::from(waiting.is_some()),
-                        };
-                        (load, ran)
-                    })
+                    .map(|a| a.load(now, usize::from(waiting.is_some())))
                     .unwrap_or_default();
                 match decide(load) {
                     Route::Attempt => {
@@ -356,6 +398,15 @@ impl InFlight {
             };
             let _ = tokio::time::timeout(until_stalled, ended).await;
         }
+    }
+
+    /// `sub`'s load now, as a job that has not entered would be routed on.
+    pub fn load(&self, sub: &SubscriptionId) -> Load {
+        let endpoints = self.endpoints.lock().expect("in-flight attempts");
+        endpoints
+            .get(sub)
+            .map(|a| a.load(Instant::now(), 0).0)
+            .unwrap_or_default()
     }
 
     /// Changes `sub`'s counts, and forgets it when nothing of it is left.
@@ -530,6 +581,40 @@ mod tests {
         drop((second, third, other));
         assert_eq!((in_flight.count(&a), in_flight.count(&b)), (0, 0));
         assert!(in_flight.endpoints.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_load_a_job_is_routed_on_before_it_enters_shows_attempts_waits_and_a_stall() {
+        let in_flight = Arc::new(InFlight::default());
+        let a = SubscriptionId::generate();
+        assert_eq!(
+            in_flight.load(&a),
+            Load::default(),
+            "an endpoint with nothing here"
+        );
+        let first = in_flight.enter(&a, share(1)).await.unwrap();
+        let waiting = {
+            let (in_flight, a) = (in_flight.clone(), a.clone());
+            tokio::spawn(async move { in_flight.enter(&a, share(1)).await.is_ok() })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let load = in_flight.load(&a);
+        assert_eq!(
+            (load.in_progress, load.waiting, load.stalled),
+            (1, 1, false)
+        );
+        tokio::time::sleep(STALL).await;
+        assert!(in_flight.load(&a).stalled, "its attempt has run for STALL");
+        // a stalled share in the main lane with a slow lane: the job is forwarded on receipt
+        let endpoint = Endpoint {
+            failing: false,
+            probe: false,
+            load: in_flight.load(&a),
+            timeout: Duration::ZERO,
+        };
+        assert_eq!(route(Lane::Main, true, endpoint, 1), Route::ToSlow);
+        drop(first);
+        waiting.await.unwrap();
     }
 
     #[tokio::test]
