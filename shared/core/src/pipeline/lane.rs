@@ -89,6 +89,18 @@ pub struct Endpoint {
     pub timeout: Duration,
 }
 
+impl Endpoint {
+    /// The endpoint of a subscription with `health`, `load` in this lane and `timeout`.
+    pub fn of(health: &Health, load: Load, timeout: Duration) -> Self {
+        Endpoint {
+            failing: health.consecutive_failures > 0,
+            probe: health.circuit != Circuit::Closed,
+            load,
+            timeout,
+        }
+    }
+}
+
 /// Where a job goes, in `lane` (`has_slow`: whether the deployment has a slow lane), given its
 /// endpoint and the most attempts one endpoint may have in progress in a lane (`share`).
 pub fn route(lane: Lane, has_slow: bool, endpoint: Endpoint, share: usize) -> Route {
@@ -208,12 +220,7 @@ impl Hookline {
     ) -> std::result::Result<Entered, Disposition> {
         let lanes = &self.lanes;
         let decide = |load| {
-            let endpoint = Endpoint {
-                failing: health.consecutive_failures > 0,
-                probe: health.circuit != Circuit::Closed,
-                load,
-                timeout: sub.timeout(),
-            };
+            let endpoint = Endpoint::of(health, load, sub.timeout());
             route(lanes.lane, lanes.slow.is_some(), endpoint, lanes.share)
         };
         lanes.in_flight.enter(&sub.id, decide).await.map_err(|route| {
@@ -246,17 +253,17 @@ impl Hookline {
         if lanes.lane != Lane::Main || lanes.slow.is_none() || job.paced || job.reopen {
             return None;
         }
-        let health = self.health.as_ref().and_then(|c| c.get(id, now));
-        if health.is_some_and(|(h, _)| h.circuit != Circuit::Closed) {
+        // unknown here: a closed circuit with no failures, which routes on the load alone
+        let (health, _) = self
+            .health
+            .as_ref()
+            .and_then(|c| c.get(id, now))
+            .unwrap_or_default();
+        if health.circuit != Circuit::Closed {
             return None;
         }
-        let endpoint = Endpoint {
-            failing: health.is_some_and(|(h, _)| h.consecutive_failures > 0),
-            probe: false,
-            load: lanes.in_flight.load(id),
-            // only a lane without a slow lane defers by the timeout
-            timeout: Duration::ZERO,
-        };
+        // only a lane without a slow lane defers by the timeout
+        let endpoint = Endpoint::of(&health, lanes.in_flight.load(id), Duration::ZERO);
         match route(Lane::Main, true, endpoint, lanes.share) {
             Route::ToSlow => {
                 tracing::debug!(subscription_id = %id, delivery_id = %job.delivery_id, "job forwarded to the slow lane on receipt");
