@@ -40,6 +40,8 @@ pub const SLOW_LANE_SLOTS: usize = 20;
 /// slow lane's, so one hanging endpoint leaves the rest to everyone else while its attempts
 /// time out (in the main lane only until its first failure is recorded).
 pub const ENDPOINT_SHARE: usize = 10;
+/// How long the delivery workers keep a subscription and its endpoint's health.
+const LOCAL_CACHE: Duration = Duration::from_secs(5);
 pub const FANOUT_BATCH: usize = 100;
 
 /// Where state and jobs live.
@@ -231,8 +233,9 @@ pub async fn start(config: DevConfig) -> Result<Running, Box<dyn std::error::Err
         notifier,
         settings,
     )
-    // this process writes all of its health, and every write updates the cache
-    .with_health_cache(std::time::Duration::from_secs(5))
+    // this process makes every change to its subscriptions (each forgets the cached copy) and
+    // to its health (each updates the cached one), so its caches are never stale
+    .with_subscription_cache(LOCAL_CACHE)
     .with_endpoint_share(config.endpoint_share)
     // this process runs the fan-out loop
     .with_local_fanout();

@@ -201,6 +201,35 @@ checks! {
         assert!(!unstarted(&replay));
     }
 
+    /// Deliveries created together (a fan-out batch) are each created once and answered in
+    /// order: a new one as given, one that exists as stored (here: claimed meanwhile).
+    pub async fn deliveries_created_together_are_answered_in_order(store: &dyn DeliveryStore) {
+        let dealer = tenant("dealer-1");
+        let (e1, e2, e3) = (event(&dealer), event(&dealer), event(&dealer));
+        let s = subscription(&dealer);
+        let (d1, d2, d3) = (delivery(&e1, &s), delivery(&e2, &s), delivery(&e3, &s));
+        let first: Vec<Delivery> = store
+            .create_deliveries(&[d1.clone(), d2.clone()])
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!((first[0].id.clone(), first[1].id.clone()), (d1.id.clone(), d2.id.clone()));
+        assert!(first.iter().all(unstarted), "new: not yet claimed");
+        assert_eq!(store.claim_delivery(&claim(&d2.id, 0, "h1", 1_000)).await.unwrap(), Written::Applied);
+        let again: Vec<Delivery> = store
+            .create_deliveries(&[d2.clone(), d3.clone(), d1.clone()])
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let ids: Vec<&DeliveryId> = again.iter().map(|d| &d.id).collect();
+        assert_eq!(ids, [&d2.id, &d3.id, &d1.id], "one answer per delivery, in order");
+        assert_eq!(again[0].carrier.as_deref(), Some("h1"), "the stored one, claimed");
+        assert!(unstarted(&again[1]) && unstarted(&again[2]));
+        assert!(store.create_deliveries(&[]).await.is_empty());
+    }
+
     /// A claim on the next attempt excludes every other handler until it lapses or its holder
     /// records the attempt; the holder may claim again (its message came back).
     pub async fn a_claim_excludes_other_handlers_until_it_lapses(store: &dyn DeliveryStore) {

@@ -92,6 +92,13 @@ impl Hookline {
         self
     }
 
+    /// This process changed or deleted subscription `id`: its own attempts see that at once.
+    pub(crate) fn forget_subscription(&self, id: &crate::ids::SubscriptionId) {
+        if let Some(cache) = &self.subscriptions {
+            cache.forget(id);
+        }
+    }
+
     /// Hands every event this process stores for fan-out to a fan-out loop in the same process
     /// ([`crate::pipeline::handoff`]).
     pub fn with_local_fanout(mut self) -> Self {

@@ -152,9 +152,7 @@ impl Hookline {
         disabled.disabled_reason = Some(reason);
         disabled.updated_at = self.clock.now();
         self.store.update_subscription(&disabled).await?;
-        if let Some(cache) = &self.subscriptions {
-            cache.forget(&sub.id);
-        }
+        self.forget_subscription(&sub.id);
         tracing::warn!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, reason = %disabled.disabled_reason.as_deref().unwrap_or(""), "subscription disabled");
         Ok(true)
     }

@@ -16,8 +16,19 @@ pub const MAX_ENTRIES: usize = 10_000;
 /// What a store said per subscription, kept for a ttl.
 pub struct TtlCache<V> {
     ttl: Duration,
-    entries: Mutex<HashMap<SubscriptionId, (Timestamp, V)>>,
+    entries: Mutex<Entries<V>>,
 }
+
+struct Entries<V> {
+    by_id: HashMap<SubscriptionId, (Timestamp, V)>,
+    /// How many times an entry was forgotten: a read that began before a forget may not put
+    /// what it read ([`TtlCache::put_read_at`]).
+    forgets: u64,
+}
+
+/// When a store read began, as [`TtlCache::put_read_at`] needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadStart(u64);
 
 /// Subscriptions as attempts read them (`None`: it does not exist).
 pub type SubscriptionCache = TtlCache<Option<Subscription>>;
@@ -28,30 +39,51 @@ impl<V: Clone> TtlCache<V> {
     pub fn new(ttl: Duration) -> Self {
         TtlCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries {
+                by_id: HashMap::new(),
+                forgets: 0,
+            }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries<V>> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// What the store said of `id`, if it said so less than the ttl before `now`.
     pub fn get(&self, id: &SubscriptionId, now: Timestamp) -> Option<V> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let (read_at, sub) = entries.get(id)?;
+        let entries = self.lock();
+        let (read_at, sub) = entries.by_id.get(id)?;
         (now < read_at.plus(self.ttl) && now >= *read_at).then(|| sub.clone())
     }
 
     /// Remembers what the store said of `id` at `now`.
     pub fn put(&self, id: &SubscriptionId, now: Timestamp, sub: V) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
+        let mut entries = self.lock();
+        if entries.by_id.len() >= MAX_ENTRIES {
+            entries.by_id.clear();
         }
-        entries.insert(id.clone(), (now, sub));
+        entries.by_id.insert(id.clone(), (now, sub));
+    }
+
+    /// Marks the start of a store read whose answer [`TtlCache::put_read_at`] keeps.
+    pub fn read_start(&self) -> ReadStart {
+        ReadStart(self.lock().forgets)
+    }
+
+    /// Remembers what a store read that began at `start` said of `id`, unless something was
+    /// forgotten since: the read may predate that change, and would keep the old copy.
+    pub fn put_read_at(&self, start: ReadStart, id: &SubscriptionId, now: Timestamp, sub: V) {
+        if self.lock().forgets == start.0 {
+            self.put(id, now, sub);
+        }
     }
 
     /// Forgets `id`: this process changed it.
     pub fn forget(&self, id: &SubscriptionId) {
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.remove(id);
+        let mut entries = self.lock();
+        entries.by_id.remove(id);
+        entries.forgets += 1;
     }
 }
 
@@ -76,6 +108,27 @@ mod tests {
         cache.put(&id, Timestamp(7_000), None);
         cache.forget(&id);
         assert_eq!(cache.get(&id, Timestamp(7_000)), None, "forgotten");
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_forget_is_not_kept() {
+        let cache = SubscriptionCache::new(Duration::from_secs(5));
+        let id = SubscriptionId::generate();
+        let before = cache.read_start();
+        cache.forget(&id);
+        cache.put_read_at(before, &id, Timestamp(1_000), None);
+        assert_eq!(
+            cache.get(&id, Timestamp(1_000)),
+            None,
+            "may be older than the change"
+        );
+        let after = cache.read_start();
+        cache.put_read_at(after, &id, Timestamp(1_000), None);
+        assert_eq!(
+            cache.get(&id, Timestamp(1_000)),
+            Some(None),
+            "began after it"
+        );
     }
 
     #[test]

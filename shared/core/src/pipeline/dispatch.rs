@@ -243,9 +243,10 @@ impl Hookline {
         {
             return Ok(Some(sub));
         }
+        let start = self.subscriptions.as_ref().map(|c| c.read_start());
         let sub = self.store.get_subscription(id).await?;
-        if let Some(cache) = &self.subscriptions {
-            cache.put(id, now, sub.clone());
+        if let (Some(cache), Some(start)) = (&self.subscriptions, start) {
+            cache.put_read_at(start, id, now, sub.clone());
         }
         Ok(sub)
     }

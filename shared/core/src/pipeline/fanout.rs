@@ -89,11 +89,11 @@ impl Hookline {
                     .map(move |s| (i, Delivery::new(e, s, now)))
             })
             .collect();
-        let created: Vec<(usize, Result<Delivery>)> = futures::stream::iter(wanted)
-            .map(|(i, d)| async move { (i, self.store.create_delivery(&d).await) })
-            .buffer_unordered(CREATE_CONCURRENCY)
-            .collect()
-            .await;
+        let (of_event, new): (Vec<usize>, Vec<Delivery>) = wanted.into_iter().unzip();
+        let created: Vec<(usize, Result<Delivery>)> = of_event
+            .into_iter()
+            .zip(self.store.create_deliveries(&new).await)
+            .collect();
         if let Some((i, Err(_))) = created
             .iter()
             .filter(|(i, r)| r.is_err() && *i < limit)

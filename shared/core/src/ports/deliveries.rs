@@ -48,6 +48,18 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// Stores the delivery unless one exists for the same (event, subscription), and returns
     /// the stored one: fan-out can run twice without creating a second delivery.
     async fn create_delivery(&self, delivery: &Delivery) -> Result<Delivery>;
+    /// [`DeliveryStore::create_delivery`] of each, one answer per delivery in order. By
+    /// default `CREATE_CONCURRENCY` at a time; a store that can write them together (SQLite, in
+    /// one transaction) overrides it.
+    async fn create_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<Delivery>> {
+        let mut stored = Vec::with_capacity(deliveries.len());
+        for some in deliveries.chunks(crate::pipeline::fanout::CREATE_CONCURRENCY) {
+            stored.extend(
+                futures::future::join_all(some.iter().map(|d| self.create_delivery(d))).await,
+            );
+        }
+        stored
+    }
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>>;
     /// Takes the claim on the delivery's next attempt if the delivery is still at
     /// `claim.expected` and nobody else's claim is live at `claim.at`.

@@ -98,6 +98,7 @@ impl Hookline {
             self.check_subscription_types(&next).await?;
         }
         self.store.update_subscription(&next).await?;
+        self.forget_subscription(&next.id);
         if (next.enabled && !current.enabled) || next.url != current.url {
             // enabled again, or a new endpoint: its circuit closes and parked work is released
             self.close_circuit(&next.id).await?;
@@ -111,7 +112,9 @@ impl Hookline {
         id: &SubscriptionId,
     ) -> Result<()> {
         let sub = self.get_subscription(principal, id).await?;
-        if self.store.delete_subscription(&sub.id).await? {
+        let deleted = self.store.delete_subscription(&sub.id).await?;
+        self.forget_subscription(&sub.id);
+        if deleted {
             // jobs it parked are released to end as failed with the reason (nothing is lost)
             self.release_parked(&sub.id).await?;
             Ok(())
@@ -131,6 +134,7 @@ impl Hookline {
         let grace = Duration::from_secs(grace_period_secs.unwrap_or(DEFAULT_ROTATION_GRACE_SECS));
         sub.rotate_secret(grace, self.clock.now())?;
         self.store.update_subscription(&sub).await?;
+        self.forget_subscription(&sub.id);
         tracing::info!(subscription_id = %sub.id, tenant_id = %sub.tenant_id, grace_secs = grace.as_secs(), "secret rotated");
         Ok(sub)
     }

@@ -82,6 +82,44 @@ fn get_delivery(
     }
 }
 
+/// Stores `d` unless a delivery of its (event, subscription) exists; the stored one.
+fn create(c: &Connection, d: Delivery) -> rusqlite::Result<Option<Delivery>> {
+    let inserted = c
+        .prepare_cached(
+            "INSERT OR IGNORE INTO deliveries (id, event_id, subscription_id, tenant_id, \
+             event_type, status, created_at, updated_at, next_attempt_at, failure_reason) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?
+        .execute(params![
+            d.id.as_str(),
+            d.event_id.as_str(),
+            d.subscription_id.as_str(),
+            d.tenant_id.as_str(),
+            d.event_type,
+            d.status.as_str(),
+            d.created_at.millis(),
+            d.updated_at.millis(),
+            d.next_attempt_at.map(Timestamp::millis),
+            d.failure_reason,
+        ])?;
+    if inserted == 1 && d.attempts.is_empty() {
+        // new: the row is `d` as its columns hold it, no need to read it back
+        return Ok(Some(Delivery {
+            attempt_base: 0,
+            carrier: None,
+            claimed_until: None,
+            ..d
+        }));
+    }
+    // Read back by (event, subscription), not by id: when fan-out ran before, the stored
+    // delivery is the earlier one and keeps its id.
+    get_delivery(
+        c,
+        "event_id = ?1 AND subscription_id = ?2",
+        &[d.event_id.as_str(), d.subscription_id.as_str()],
+    )
+}
+
 #[async_trait]
 impl DeliveryStore for SqliteStore {
     /// SQLite rows have no such limit; local runs keep DynamoDB's, so a delivery behaves the
@@ -93,37 +131,37 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn create_delivery(&self, d: &Delivery) -> Result<Delivery> {
-        let d = d.clone();
+        self.create_deliveries(std::slice::from_ref(d))
+            .await
+            .pop()
+            .expect("one answer per delivery")
+    }
+
+    /// All in one transaction: one commit for a fan-out batch's deliveries.
+    async fn create_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<Delivery>> {
+        let new = deliveries.to_vec();
+        let n = new.len();
         let stored = self
             .db
             .call(move |c| {
-                c.prepare_cached(
-                    "INSERT OR IGNORE INTO deliveries (id, event_id, subscription_id, tenant_id, \
-                     event_type, status, created_at, updated_at, next_attempt_at, failure_reason) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )?
-                .execute(params![
-                    d.id.as_str(),
-                    d.event_id.as_str(),
-                    d.subscription_id.as_str(),
-                    d.tenant_id.as_str(),
-                    d.event_type,
-                    d.status.as_str(),
-                    d.created_at.millis(),
-                    d.updated_at.millis(),
-                    d.next_attempt_at.map(Timestamp::millis),
-                    d.failure_reason,
-                ])?;
-                // Read back by (event, subscription), not by id: when fan-out ran before, the
-                // stored delivery is the earlier one and keeps its id.
-                get_delivery(
-                    c,
-                    "event_id = ?1 AND subscription_id = ?2",
-                    &[d.event_id.as_str(), d.subscription_id.as_str()],
-                )
+                let tx = c.transaction()?;
+                let stored = new
+                    .into_iter()
+                    .map(|d| create(&tx, d))
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                tx.commit()?;
+                Ok(stored)
             })
-            .await?;
-        stored.ok_or_else(|| Error::internal("delivery vanished right after it was stored"))
+            .await;
+        match stored {
+            Ok(stored) => stored
+                .into_iter()
+                .map(|d| {
+                    d.ok_or_else(|| Error::internal("delivery vanished right after it was stored"))
+                })
+                .collect(),
+            Err(e) => (0..n).map(|_| Err(e.clone())).collect(),
+        }
     }
 
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>> {
