@@ -1,5 +1,5 @@
-//! One SQLite connection shared by the store and the queues. Calls run on Tokio's blocking pool
-//! so a disk write never stalls the async workers.
+//! One SQLite connection shared by the store and the queues. Calls run on the calling thread,
+//! one at a time (BENCHMARKS.md: cheaper than handing each to another thread).
 
 use hookline_core::Error;
 use rusqlite::Connection;
