@@ -26,6 +26,15 @@ struct Entries<V> {
     forgets: u64,
 }
 
+impl<V> Entries<V> {
+    fn insert(&mut self, id: &SubscriptionId, now: Timestamp, v: V) {
+        if self.by_id.len() >= MAX_ENTRIES {
+            self.by_id.clear();
+        }
+        self.by_id.insert(id.clone(), (now, v));
+    }
+}
+
 /// When a store read began, as [`TtlCache::put_read_at`] needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadStart(u64);
@@ -59,11 +68,7 @@ impl<V: Clone> TtlCache<V> {
 
     /// Remembers what the store said of `id` at `now`.
     pub fn put(&self, id: &SubscriptionId, now: Timestamp, sub: V) {
-        let mut entries = self.lock();
-        if entries.by_id.len() >= MAX_ENTRIES {
-            entries.by_id.clear();
-        }
-        entries.by_id.insert(id.clone(), (now, sub));
+        self.lock().insert(id, now, sub);
     }
 
     /// Marks the start of a store read whose answer [`TtlCache::put_read_at`] keeps.
@@ -74,8 +79,9 @@ impl<V: Clone> TtlCache<V> {
     /// Remembers what a store read that began at `start` said of `id`, unless something was
     /// forgotten since: the read may predate that change, and would keep the old copy.
     pub fn put_read_at(&self, start: ReadStart, id: &SubscriptionId, now: Timestamp, sub: V) {
-        if self.lock().forgets == start.0 {
-            self.put(id, now, sub);
+        let mut entries = self.lock();
+        if entries.forgets == start.0 {
+            entries.insert(id, now, sub);
         }
     }
 

@@ -49,16 +49,16 @@ pub trait DeliveryStore: Send + Sync + 'static {
     /// the stored one: fan-out can run twice without creating a second delivery.
     async fn create_delivery(&self, delivery: &Delivery) -> Result<Delivery>;
     /// [`DeliveryStore::create_delivery`] of each, one answer per delivery in order. By
-    /// default `CREATE_CONCURRENCY` at a time; a store that can write them together (SQLite, in
+    /// default up to `CREATE_CONCURRENCY` at once; a store that can write them together (SQLite, in
     /// one transaction) overrides it.
     async fn create_deliveries(&self, deliveries: &[Delivery]) -> Vec<Result<Delivery>> {
-        let mut stored = Vec::with_capacity(deliveries.len());
-        for some in deliveries.chunks(crate::pipeline::fanout::CREATE_CONCURRENCY) {
-            stored.extend(
-                futures::future::join_all(some.iter().map(|d| self.create_delivery(d))).await,
-            );
-        }
-        stored
+        use futures::StreamExt;
+        // the calls, made before the stream polls them: a lazy `map` inside it would not be Send
+        let creates: Vec<_> = deliveries.iter().map(|d| self.create_delivery(d)).collect();
+        futures::stream::iter(creates)
+            .buffered(crate::pipeline::fanout::CREATE_CONCURRENCY)
+            .collect()
+            .await
     }
     async fn get_delivery(&self, id: &DeliveryId) -> Result<Option<Delivery>>;
     /// Takes the claim on the delivery's next attempt if the delivery is still at
