@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Checks both deployments offline: lints and validates the SAM template, tests and synthesizes
-# the CDK app, lints its template, and compares the two (infra/parity.py). Run from the repo root:
+# the CDK app, lints its template, and compares the two (infra/parity.py). Each of the table's two
+# capacity modes (TableCapacity on-demand, the default, and provisioned with auto scaling) is
+# checked on its own: the SAM template with that default, the CDK app synthesized with
+# -c tableCapacity=..., and their parity. Run from the repo root:
 #
 #   bash infra/check.sh
 #
@@ -21,6 +24,12 @@ ROOT=$(pwd)
 VENV="$ROOT/target/infratools"
 CDK_DIR="$ROOT/infra/cdk"
 TEMPLATE="$CDK_DIR/cdk.out/HooklineStack.template.json"
+# The provisioned mode's templates: the SAM template with TableCapacity's default switched, and
+# the CDK app's synth with -c tableCapacity=provisioned.
+PROVISIONED_DIR="$ROOT/target/tmp/infra-provisioned"
+PROVISIONED_SAM="$PROVISIONED_DIR/template.yaml"
+PROVISIONED_CDK_OUT="$PROVISIONED_DIR/cdk.out"
+PROVISIONED_TEMPLATE="$PROVISIONED_CDK_OUT/HooklineStack.template.json"
 BINS=(api fanout delivery notify)
 
 # Offline AWS tooling: a region, dummy credentials, no telemetry, no CDK version or notice checks.
@@ -81,6 +90,24 @@ start
 "$VENV/bin/sam" validate --lint -t infra/template.yaml >/dev/null
 ok "sam validate --lint"
 
+# The same template with provisioned capacity as the default, as `sam deploy` takes it with
+# TableCapacity=provisioned. (cfn-lint follows both branches of the ProvisionedCapacity condition
+# in the template itself too; this validates the provisioned one as what is deployed.)
+start
+mkdir -p "$PROVISIONED_DIR"
+"$VENV/bin/python" - infra/template.yaml "$PROVISIONED_SAM" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+pattern = re.compile(r"(\n  TableCapacity:\n    Type: String\n    Default: )on-demand\n")
+out, n = pattern.subn(r"\1provisioned\n", text)
+if n != 1:
+    sys.exit("check.sh: no TableCapacity parameter with Default: on-demand in infra/template.yaml")
+open(sys.argv[2], "w", encoding="utf-8").write(out)
+PY
+"$VENV/bin/cfn-lint" "$PROVISIONED_SAM"
+"$VENV/bin/sam" validate --lint -t "$PROVISIONED_SAM" >/dev/null
+ok "cfn-lint and sam validate --lint (TableCapacity=provisioned)"
+
 # --- CDK -------------------------------------------------------------------------------------
 
 start
@@ -120,27 +147,38 @@ machine = int.from_bytes(head[18:20], "little") if head[:4] == b"\x7fELF" else N
 print({0x3E: "x86_64", 0xB7: "arm64"}.get(machine, "arm64"))
 EOF
 )
-rm -rf "$CDK_DIR/cdk.out"
+rm -rf "$CDK_DIR/cdk.out" "$PROVISIONED_CDK_OUT"
 # (NODE_NO_WARNINGS: the CLI's AWS SDK warns about Node.js versions on every run.)
 (cd "$CDK_DIR" && NODE_NO_WARNINGS=1 npx cdk synth --quiet --no-notices \
   -c binariesDir="$LAMBDA_DIR" -c architecture="$ARCH" >/dev/null)
 ok "cdk synth ($ARCH, binaries from ${LAMBDA_DIR#"$ROOT/"})"
 
 start
-# Errors only: CDK's output always has W3005 (a DependsOn the Role's GetAtt already implies).
-set +e
-"$VENV/bin/cfn-lint" --ignore-checks W3005 -- "$TEMPLATE"
-lint=$?
-set -e
-if ((lint & 2)); then
-  echo "FAILED cfn-lint on the CDK template" >&2
-  exit 1
-fi
-ok "cfn-lint on the CDK template"
+(cd "$CDK_DIR" && NODE_NO_WARNINGS=1 npx cdk synth --quiet --no-notices --output "$PROVISIONED_CDK_OUT" \
+  -c binariesDir="$LAMBDA_DIR" -c architecture="$ARCH" -c tableCapacity=provisioned >/dev/null)
+ok "cdk synth ($ARCH, tableCapacity=provisioned)"
 
-start
-parity=$("$VENV/bin/python" infra/parity.py --cdk "$TEMPLATE" --sam-param Architecture="$ARCH") || {
-  echo "$parity"
-  exit 1
-}
-ok "$parity"
+for mode in on-demand provisioned; do
+  template=$TEMPLATE
+  if [[ $mode == provisioned ]]; then template=$PROVISIONED_TEMPLATE; fi
+
+  start
+  # Errors only: CDK's output always has W3005 (a DependsOn the Role's GetAtt already implies).
+  set +e
+  "$VENV/bin/cfn-lint" --ignore-checks W3005 -- "$template"
+  lint=$?
+  set -e
+  if ((lint & 2)); then
+    echo "FAILED cfn-lint on the CDK template (tableCapacity=$mode)" >&2
+    exit 1
+  fi
+  ok "cfn-lint on the CDK template (tableCapacity=$mode)"
+
+  start
+  parity=$("$VENV/bin/python" infra/parity.py --cdk "$template" --sam-param Architecture="$ARCH" \
+    --sam-param TableCapacity="$mode") || {
+    echo "$parity"
+    exit 1
+  }
+  ok "$parity (TableCapacity=$mode)"
+done

@@ -10,8 +10,9 @@ the counts of every other resource type, apart from those the two tools build di
 (IAM policies, API routes and integrations); the logical ids; and, resource by resource, the
 settings: functions (runtime, architecture, sizes, logging, environment names and values),
 event source mappings, schedule rules (expression, input, target function), log groups, queues,
-the table, the secret, topic, key and subscription, alarms, the HTTP API's routes and stage,
-each function's IAM permissions, and the outputs.
+the table and its scalable targets and scaling policies, the secret, topic, key and
+subscription, alarms, the HTTP API's routes and stage, each function's IAM permissions, and the
+outputs.
 
 Values are compared after resolving what differs only in spelling: a parameter reference becomes
 the parameter's default (the SAM template has parameters, the CDK app literal settings), a
@@ -22,6 +23,15 @@ starting `Hookline <bin>:`, or failing both a logical id `<Bin>Function` (`Slow<
 and, for the delivery bin, which runs once per lane, by its lane (`HOOKLINE_LANE`): the main
 lane's is `delivery`, the slow lane's `delivery-slow`. The lanes are checked against the spec too:
 each delivery function knows both lanes' queues, names its own lane, and consumes its queue.
+
+A condition of the SAM template that depends only on parameters the CDK app takes as settings
+(the table's capacity mode, say) is decided before comparing, as CloudFormation decides it at
+deploy time: with the parameter's default or its --sam-param value, a resource under a false
+condition is left out, Fn::If takes its branch and AWS::NoValue drops the property. Conditions on
+parameters both templates keep (AlertEmail's HasAlertEmail) are compared as they are. The table's
+capacity is checked against the spec for the mode chosen: on demand, PAY_PER_REQUEST and no
+scaling; provisioned, capacity on the table and each index, each scaled for reads and writes by a
+target-tracking policy at 70% utilisation.
 
 Standard library only. Exits 1 with the list of differences.
 """
@@ -95,6 +105,13 @@ SHORT_NAMES = {
     "AWS::ApiGatewayV2::Stage": "stage",
 }
 MISSING = "(missing)"
+# The table's capacity (SAM parameter TableCapacity): on demand, or provisioned with auto scaling
+# of the table and every index, reads and writes, keeping this utilisation (percent).
+CAPACITY_PARAM = "TableCapacity"
+INDEXES = ("gsi1", "gsi2", "gsi3")
+TARGET_UTILIZATION = 70
+SCALABLE_TARGET = "AWS::ApplicationAutoScaling::ScalableTarget"
+SCALING_POLICY = "AWS::ApplicationAutoScaling::ScalingPolicy"
 
 
 # --- Loading ---------------------------------------------------------------------------------
@@ -128,6 +145,98 @@ def load_cdk(path):
     if not path.exists():
         sys.exit(f"parity: {path} not found: synthesize first (cd infra/cdk && npx cdk synth)")
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+# --- Conditions decided by settings --------------------------------------------------------------
+
+UNDECIDED = object()
+
+
+def decide_conditions(doc, fixed):
+    """The template with the conditions that depend only on `fixed` parameters (name -> value)
+    decided: resources and outputs under a false one dropped, a true one's `Condition` removed,
+    Fn::If replaced by its branch and AWS::NoValue properties dropped. Other conditions stay."""
+    conditions = doc.get("Conditions", {})
+
+    def operand(v):
+        if isinstance(v, dict) and set(v) == {"Ref"}:
+            return str(fixed[v["Ref"]]) if v["Ref"] in fixed else UNDECIDED
+        if isinstance(v, (dict, list)):
+            return UNDECIDED
+        return _scalar(v)
+
+    def decide(c, seen=()):
+        if isinstance(c, dict) and len(c) == 1:
+            (fn, arg), = c.items()
+            if fn == "Condition":
+                return UNDECIDED if arg in seen else decide(conditions.get(arg), (*seen, arg))
+            if fn == "Fn::Equals":
+                a, b = (operand(x) for x in arg)
+                return UNDECIDED if UNDECIDED in (a, b) else a == b
+            parts = [decide(x, seen) for x in (arg if isinstance(arg, list) else [arg])]
+            if fn == "Fn::Not":
+                return UNDECIDED if parts[0] is UNDECIDED else not parts[0]
+            if fn == "Fn::And":
+                return False if False in parts else UNDECIDED if UNDECIDED in parts else True
+            if fn == "Fn::Or":
+                return True if True in parts else UNDECIDED if UNDECIDED in parts else False
+        return UNDECIDED
+
+    def named(name):
+        return decide({"Condition": name})
+
+    no_value = {"Ref": "AWS::NoValue"}
+
+    def resolve(v):
+        if isinstance(v, dict):
+            if set(v) == {"Fn::If"} and named(v["Fn::If"][0]) is not UNDECIDED:
+                name, yes, no = v["Fn::If"]
+                return resolve(yes if named(name) else no)
+            out = {}
+            for k, x in v.items():
+                x = resolve(x)
+                if x != no_value:
+                    out[k] = x
+            return out
+        if isinstance(v, list):
+            return [x for x in (resolve(x) for x in v) if x != no_value]
+        return v
+
+    doc = dict(doc)
+    for section in ("Resources", "Outputs"):
+        kept = {}
+        for lid, r in doc.get(section, {}).items():
+            decided = named(r["Condition"]) if "Condition" in r else True
+            if decided is False:
+                continue
+            r = resolve(r)
+            if decided is True:
+                r.pop("Condition", None)
+            kept[lid] = r
+        doc[section] = kept
+    return doc
+
+
+def _scalar(v):
+    """A literal as CloudFormation compares it: a string (numbers and booleans spelled out)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return str(int(v)) if float(v).is_integer() else str(v)
+    return v
+
+
+def fixed_parameters(doc, overrides, deploy_time):
+    """The values of `doc`'s parameters that are not `deploy_time` ones: override or default."""
+    values = {}
+    for name, param in doc.get("Parameters", {}).items():
+        if name in deploy_time:
+            continue
+        if name in overrides:
+            values[name] = overrides[name]
+        elif "Default" in param:
+            values[name] = _scalar(param["Default"])
+    return values
 
 
 # --- Canonical form ----------------------------------------------------------------------------
@@ -494,9 +603,89 @@ def alarm_key(t, r):
     return f"{p.get('Namespace')}/{p.get('MetricName')}[{dims}]"
 
 
+def capacity_mode(sam):
+    """The table's capacity mode the SAM template deploys with (its default, or --sam-param)."""
+    return str(sam.value({"Ref": CAPACITY_PARAM}))
+
+
+def check_capacity(t, mode, out):
+    """The spec's table capacity: on demand with no scaling, or provisioned capacity on the table
+    and each index, each dimension (reads, writes) with one scalable target and one target-tracking
+    policy at TARGET_UTILIZATION percent."""
+    tables = t.of_type("AWS::DynamoDB::Table")
+    targets, policies = t.of_type(SCALABLE_TARGET), t.of_type(SCALING_POLICY)
+    if mode not in ("on-demand", "provisioned"):
+        out.append(f"{t.label}: table capacity {mode!r} is neither on-demand nor provisioned")
+        return
+    for lid, r in tables.items():
+        props = t.value(r.get("Properties", {}))
+        billing = props.get("BillingMode", "PROVISIONED")  # CloudFormation's default
+        indexes = {g.get("IndexName"): g for g in props.get("GlobalSecondaryIndexes", [])}
+        if sorted(indexes) != sorted(INDEXES):
+            out.append(f"{t.label} table: indexes {sorted(indexes)}, the spec says {list(INDEXES)}")
+        want_billing = "PAY_PER_REQUEST" if mode == "on-demand" else "PROVISIONED"
+        if billing != want_billing:
+            out.append(f"{t.label} table: BillingMode {billing} with {CAPACITY_PARAM} {mode}, not {want_billing}")
+        for where, p in (("the table", props), *((f"index {g}", x) for g, x in sorted(indexes.items()))):
+            has = "ProvisionedThroughput" in p
+            if has != (mode == "provisioned"):
+                out.append(
+                    f"{t.label} table: {where} {'has' if has else 'has no'} ProvisionedThroughput "
+                    f"with {CAPACITY_PARAM} {mode}"
+                )
+    if mode == "on-demand":
+        for lid in sorted(targets) + sorted(policies):
+            out.append(f"{t.label}: {lid} scales the table with {CAPACITY_PARAM} on-demand")
+        return
+    if len(tables) != 1:
+        return  # reported by the counts
+    table = t.roles[next(iter(tables))]
+    want = {}
+    for kind in ("Read", "Write"):
+        want[(f"table/<{table}>", f"dynamodb:table:{kind}CapacityUnits")] = kind
+        for g in INDEXES:
+            want[(f"table/<{table}>/index/{g}", f"dynamodb:index:{kind}CapacityUnits")] = kind
+    found = {}
+    for lid, r in targets.items():
+        p = t.value(r.get("Properties", {}))
+        key = (p.get("ResourceId"), p.get("ScalableDimension"))
+        if key not in want or p.get("ServiceNamespace") != "dynamodb":
+            out.append(f"{t.label}: scalable target {lid} scales {key}, not the table or one of its indexes")
+            continue
+        if key in found:
+            out.append(f"{t.label}: scalable targets {found[key]} and {lid} both scale {key}")
+        found[key] = lid
+        if int(p.get("MinCapacity", 0)) > int(p.get("MaxCapacity", 0)):
+            out.append(f"{t.label}: scalable target {lid}: MinCapacity above MaxCapacity")
+    for key in sorted(set(want) - set(found)):
+        out.append(f"{t.label}: no scalable target for {key[1]} of {key[0]}")
+    tracked = Counter()
+    for lid, r in policies.items():
+        p = r.get("Properties", {})
+        target = _ref_or_getatt(p.get("ScalingTargetId"))
+        key = next((k for k, x in found.items() if x == target), None)
+        if key is None:
+            out.append(f"{t.label}: scaling policy {lid} is not attached to one of the table's scalable targets")
+            continue
+        config = t.value(p.get("TargetTrackingScalingPolicyConfiguration", {}))
+        metric = config.get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
+        want_metric = f"DynamoDB{want[key]}CapacityUtilization"
+        if p.get("PolicyType") != "TargetTrackingScaling" or metric != want_metric:
+            out.append(f"{t.label}: scaling policy {lid} is {p.get('PolicyType')} on {metric}, not TargetTrackingScaling on {want_metric}")
+        if config.get("TargetValue") != str(TARGET_UTILIZATION):
+            out.append(f"{t.label}: scaling policy {lid} targets {config.get('TargetValue')}% utilisation, not {TARGET_UTILIZATION}%")
+        tracked[key] += 1
+    for key in sorted(found):
+        if tracked[key] != 1:
+            out.append(f"{t.label}: {tracked[key]} scaling policies for {key[1]} of {key[0]}, not 1")
+
+
 def compare(sam, cdk):
     d = Diff(sam, cdk)
     problems = sam.problems + cdk.problems
+    mode = capacity_mode(sam)
+    check_capacity(sam, mode, problems)
+    check_capacity(cdk, mode, problems)
 
     sam_counts = check_counts(sam, problems)
     cdk_counts = check_counts(cdk, problems)
@@ -538,6 +727,9 @@ def compare(sam, cdk):
         ("AWS::SNS::Subscription", ()),
         ("AWS::KMS::Key", ("Description",)),
         ("AWS::ApiGatewayV2::Stage", ("Tags", "ApiId")),
+        (SCALABLE_TARGET, ()),
+        # (CDK names a policy after its construct path)
+        (SCALING_POLICY, ("PolicyName",)),
     ]:
         s_roles, c_roles = by_role(sam, rtype), by_role(cdk, rtype)
         for role in sorted(set(s_roles) | set(c_roles)):
@@ -548,6 +740,8 @@ def compare(sam, cdk):
             c_props = props_of(cdk, c_roles[role], drop)
             if rtype == "AWS::DynamoDB::Table":
                 for props in (s_props, c_props):
+                    # CloudFormation's default (CDK leaves it out for a provisioned table).
+                    props.setdefault("BillingMode", "PROVISIONED")
                     props["AttributeDefinitions"] = sorted(
                         props.get("AttributeDefinitions", []), key=lambda a: a["AttributeName"]
                     )
@@ -707,8 +901,17 @@ def main(argv=None):
         if not sep:
             ap.error(f"--sam-param wants NAME=VALUE, not {item}")
         overrides[name] = value
-    sam = Template("SAM", load_sam(args.sam, args.sam_json), overrides)
-    cdk = Template("CDK", load_cdk(args.cdk))
+    sam_doc, cdk_doc = load_sam(args.sam, args.sam_json), load_cdk(args.cdk)
+    # Parameters of both templates stay parameters; the SAM template's others are the CDK app's
+    # synth-time settings, so the conditions on them are decided before comparing.
+    unknown = sorted(set(overrides) - set(sam_doc.get("Parameters", {})))
+    if unknown:
+        ap.error(f"--sam-param names no parameter of the SAM template: {', '.join(unknown)}")
+    deploy_time = set(sam_doc.get("Parameters", {})) & set(cdk_doc.get("Parameters", {}))
+    sam_doc = decide_conditions(sam_doc, fixed_parameters(sam_doc, overrides, deploy_time))
+    cdk_doc = decide_conditions(cdk_doc, fixed_parameters(cdk_doc, {}, deploy_time))
+    sam = Template("SAM", sam_doc, overrides)
+    cdk = Template("CDK", cdk_doc)
     problems, differences = compare(sam, cdk)
     if problems or differences:
         print(f"parity: FAILED ({len(problems)} against the spec, {len(differences)} between SAM and CDK)")

@@ -25,6 +25,8 @@ import { Construct } from 'constructs';
 
 export type Architecture = 'arm64' | 'x86_64';
 export type LogLevel = 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
+/** The table's capacity mode: billed per request, or provisioned and auto scaled. */
+export type TableCapacity = 'on-demand' | 'provisioned';
 
 /** The Lambda binaries `cargo lambda build` produces, one `<bin>/bootstrap` each. */
 export const BINS = ['api', 'fanout', 'delivery', 'notify'] as const;
@@ -91,6 +93,21 @@ export interface HooklineProps {
   readonly alertEmail?: string;
   /** Alarm when the oldest job waits longer than this, 60 to 345600 s. @default 3600 */
   readonly queueAgeAlarmSeconds?: number;
+  /**
+   * The table's capacity: `on-demand` (PAY_PER_REQUEST), or `provisioned`: the table and each
+   * index get provisioned read and write capacity, starting at the minimums below, which
+   * Application Auto Scaling keeps at 70% utilisation between the minimums and maximums.
+   * @default 'on-demand'
+   */
+  readonly tableCapacity?: TableCapacity;
+  /** With `provisioned`: fewest write capacity units of the table, and of each index, 1 to 40000. @default 5 */
+  readonly tableMinWriteCapacity?: number;
+  /** With `provisioned`: most write capacity units of the table, and of each index, 1 to 40000. @default 1000 */
+  readonly tableMaxWriteCapacity?: number;
+  /** With `provisioned`: fewest read capacity units of the table, and of each index, 1 to 40000. @default 5 */
+  readonly tableMinReadCapacity?: number;
+  /** With `provisioned`: most read capacity units of the table, and of each index, 1 to 40000. @default 1000 */
+  readonly tableMaxReadCapacity?: number;
   /** Directory holding `<bin>/bootstrap` for each bin. @default '<repo>/target/lambda' */
   readonly binariesDir?: string;
 }
@@ -111,6 +128,11 @@ export const DEFAULTS: Required<HooklineProps> = {
   slowLaneMaxConcurrency: 5,
   alertEmail: '',
   queueAgeAlarmSeconds: 3600,
+  tableCapacity: 'on-demand',
+  tableMinWriteCapacity: 5,
+  tableMaxWriteCapacity: 1000,
+  tableMinReadCapacity: 5,
+  tableMaxReadCapacity: 1000,
   binariesDir: path.resolve(__dirname, '..', '..', '..', 'target', 'lambda'),
 };
 
@@ -144,6 +166,16 @@ export const RETRY_LIMITS = {
 };
 export const DELIVERY_TIMEOUT_MS = LIMITS.deliveryTimeoutMs as { min: number; max: number; default: number };
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** The table's indexes (gsi1 and gsi2 project LISTED_ATTRIBUTES, gsi3 keys only). */
+export const INDEXES = ['gsi1', 'gsi2', 'gsi3'] as const;
+/**
+ * Provisioned capacity: the utilisation (percent) auto scaling keeps the table's and each index's
+ * read and write capacity at, and the range of the capacity settings (units; 40000 is DynamoDB's
+ * default per-table quota).
+ */
+export const TABLE_TARGET_UTILIZATION = 70;
+export const TABLE_CAPACITY_RANGE = { min: 1, max: 40000 };
 
 /** Stage-wide throttling of the HTTP API: steady requests per second, and bursts. */
 export const API_THROTTLE = { rateLimit: 1000, burstLimit: 500 };
@@ -194,10 +226,15 @@ export class Hookline extends Construct {
     // --- Data -----------------------------------------------------------------------------
 
     // Retained when the stack goes: it holds the subscriptions, their secrets and the delivery log.
+    // On demand by default; provisioned, the table and each index start at the minimum capacity
+    // and auto scaling moves them (scaleTable).
+    const provisioned = p.tableCapacity === 'provisioned';
+    const capacity = provisioned ? { readCapacity: p.tableMinReadCapacity, writeCapacity: p.tableMinWriteCapacity } : {};
     this.table = new dynamodb.Table(this, 'HooklineTable', {
       partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
       sortKey: { name: 'sk', type: dynamodb.AttributeType.STRING },
-      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      billingMode: provisioned ? dynamodb.BillingMode.PROVISIONED : dynamodb.BillingMode.PAY_PER_REQUEST,
+      ...capacity,
       stream: dynamodb.StreamViewType.NEW_IMAGE,
       timeToLiveAttribute: 'ttl',
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -207,7 +244,7 @@ export class Hookline extends Construct {
     // gsi1 and gsi2 project only what listing subscriptions and keys reads and what never changes
     // on a delivery, so recording an attempt writes no index copy; gsi3 is sparse and keys-only
     // (failed deliveries).
-    for (const gsi of ['gsi1', 'gsi2', 'gsi3']) {
+    for (const gsi of INDEXES) {
       const listed = gsi !== 'gsi3';
       this.table.addGlobalSecondaryIndex({
         indexName: gsi,
@@ -215,8 +252,10 @@ export class Hookline extends Construct {
         sortKey: { name: `${gsi}sk`, type: dynamodb.AttributeType.STRING },
         projectionType: listed ? dynamodb.ProjectionType.INCLUDE : dynamodb.ProjectionType.KEYS_ONLY,
         nonKeyAttributes: listed ? LISTED_ATTRIBUTES : undefined,
+        ...capacity,
       });
     }
+    if (provisioned) this.scaleTable(p);
 
     // The queues have fixed names so the DLQ's redrive-allow policy can spell out the delivery
     // queues' ARNs: referring to the queues themselves would be a cycle (their RedrivePolicy
@@ -488,6 +527,24 @@ export class Hookline extends Construct {
   }
 
   /**
+   * Auto scaling of the provisioned table: reads and writes of the table and of each index, each
+   * a scalable target (Application Auto Scaling's service-linked role for DynamoDB) with a
+   * target-tracking policy at TABLE_TARGET_UTILIZATION. Every index is scaled, not only the
+   * table: an index short of write capacity throttles the table's writes.
+   */
+  private scaleTable(p: Required<HooklineProps>) {
+    const utilization = { targetUtilizationPercent: TABLE_TARGET_UTILIZATION };
+    const read = { minCapacity: p.tableMinReadCapacity, maxCapacity: p.tableMaxReadCapacity };
+    const write = { minCapacity: p.tableMinWriteCapacity, maxCapacity: p.tableMaxWriteCapacity };
+    this.table.autoScaleReadCapacity(read).scaleOnUtilization(utilization);
+    this.table.autoScaleWriteCapacity(write).scaleOnUtilization(utilization);
+    for (const gsi of INDEXES) {
+      this.table.autoScaleGlobalSecondaryIndexReadCapacity(gsi, read).scaleOnUtilization(utilization);
+      this.table.autoScaleGlobalSecondaryIndexWriteCapacity(gsi, write).scaleOnUtilization(utilization);
+    }
+  }
+
+  /**
    * A function running `bin`; for a `lane` other than the main one, its ids get the lane as a
    * prefix (`SlowDeliveryFunction`) and its log group's name as a suffix (`...-delivery-slow`).
    */
@@ -688,6 +745,16 @@ export function resolveProps(props: HooklineProps): Required<HooklineProps> {
   check(intIn(p.deliveryMaxConcurrency, 2, 1000), 'deliveryMaxConcurrency must be from 2 to 1000');
   check(intIn(p.slowLaneMaxConcurrency, 2, 1000), 'slowLaneMaxConcurrency must be from 2 to 1000');
   check(intIn(p.queueAgeAlarmSeconds, 60, 345600), 'queueAgeAlarmSeconds must be from 60 to 345600');
+  check(
+    ['on-demand', 'provisioned'].includes(p.tableCapacity),
+    `tableCapacity must be on-demand or provisioned, not ${p.tableCapacity}`,
+  );
+  const { min, max } = TABLE_CAPACITY_RANGE;
+  for (const key of ['tableMinWriteCapacity', 'tableMaxWriteCapacity', 'tableMinReadCapacity', 'tableMaxReadCapacity'] as const) {
+    check(intIn(p[key], min, max), `${key} must be from ${min} to ${max}`);
+  }
+  check(p.tableMinWriteCapacity <= p.tableMaxWriteCapacity, 'tableMinWriteCapacity must not be above tableMaxWriteCapacity');
+  check(p.tableMinReadCapacity <= p.tableMaxReadCapacity, 'tableMinReadCapacity must not be above tableMaxReadCapacity');
   if (!Token.isUnresolved(p.alertEmail)) {
     check(/^$|^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(p.alertEmail), `alertEmail must be an e-mail address or empty`);
   }

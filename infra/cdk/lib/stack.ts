@@ -116,6 +116,11 @@ export function settingsFromContext(scope: Construct): HooklineProps {
     slowLaneMaxConcurrency: num('slowLaneMaxConcurrency'),
     alertEmail: str('alertEmail'),
     queueAgeAlarmSeconds: num('queueAgeAlarmSeconds'),
+    tableCapacity: str('tableCapacity') as HooklineProps['tableCapacity'],
+    tableMinWriteCapacity: num('tableMinWriteCapacity'),
+    tableMaxWriteCapacity: num('tableMaxWriteCapacity'),
+    tableMinReadCapacity: num('tableMinReadCapacity'),
+    tableMaxReadCapacity: num('tableMaxReadCapacity'),
     binariesDir: str('binariesDir'),
   };
 }

@@ -8,7 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { App, Stack } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { DEFAULTS, Hookline, RETRY_SCHEDULE_PATTERN, retryScheduleProblem } from '../lib/hookline';
+import { DEFAULTS, Hookline, INDEXES, RETRY_SCHEDULE_PATTERN, retryScheduleProblem } from '../lib/hookline';
 import { HooklineStack } from '../lib/stack';
 
 // CDK's built-in template validation costs about a second per synth here and tripled the run;
@@ -248,6 +248,20 @@ describe('data', () => {
         SSESpecification: { SSEEnabled: true },
       },
     });
+  });
+
+  test('the table is on demand by default: no provisioned throughput, no auto scaling', () => {
+    const table = t.toJSON().Resources.HooklineTable.Properties;
+    assert.equal(table.BillingMode, 'PAY_PER_REQUEST');
+    assert.equal(table.ProvisionedThroughput, undefined);
+    assert.deepEqual(
+      table.GlobalSecondaryIndexes.map((g: any) => [g.IndexName, g.ProvisionedThroughput]),
+      INDEXES.map((g) => [g, undefined]),
+    );
+    t.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 0);
+    t.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 0);
+    // Capacity settings change nothing on demand: the template is the default one.
+    assert.deepEqual(synth({ tableCapacity: 'on-demand', tableMinWriteCapacity: '50' }).toJSON(), t.toJSON());
   });
 
   test('the delivery queue: visibility 180 s, 14 days, DLQ after 11 receives, encrypted', () => {
@@ -751,6 +765,129 @@ describe('outputs', () => {
     ]);
     assert.deepEqual(outputs.SlowDeliveryQueueUrl.Value, ref('SlowDeliveryQueue'));
     assert.match(outputs.AdminKeySecretArn.Description, /aws secretsmanager get-secret-value --secret-id .* --query SecretString --output text/);
+  });
+});
+
+describe('provisioned table capacity', () => {
+  const SCALING_ROLE =
+    ':role/aws-service-role/dynamodb.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_DynamoDBTable';
+  /** The table and its indexes: the suffix of a scalable target's ResourceId, its dimension's resource. */
+  const SCALED: [string, string | undefined][] = [['', undefined], ...INDEXES.map((g): [string, string] => [g, g])];
+  const resourceId = (index?: string) => ({
+    'Fn::Join': ['', ['table/', ref('HooklineTable'), ...(index ? [`/index/${index}`] : [])]],
+  });
+
+  /** Checks the table, its indexes and the 8 scalable targets and policies of `template`. */
+  function assertScaled(template: Template, read: [number, number], write: [number, number]) {
+    const res = template.toJSON().Resources;
+    const table = res.HooklineTable.Properties;
+    assert.ok(table.BillingMode === undefined || table.BillingMode === 'PROVISIONED', table.BillingMode);
+    const start = { ReadCapacityUnits: read[0], WriteCapacityUnits: write[0] };
+    assert.deepEqual(table.ProvisionedThroughput, start);
+    assert.deepEqual(
+      table.GlobalSecondaryIndexes.map((g: any) => [g.IndexName, g.ProvisionedThroughput]),
+      INDEXES.map((g) => [g, start]),
+    );
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalableTarget', 8);
+    template.resourceCountIs('AWS::ApplicationAutoScaling::ScalingPolicy', 8);
+    for (const [name, index] of SCALED) {
+      for (const [kind, [min, max]] of [['Read', read], ['Write', write]] as const) {
+        // infra/template.yaml's logical ids
+        const id = `HooklineTable${name}${kind}ScalingTarget`;
+        assert.equal(res[id]?.Type, 'AWS::ApplicationAutoScaling::ScalableTarget', id);
+        const target = res[id].Properties;
+        assert.deepEqual(
+          { ...target, RoleARN: undefined },
+          {
+            ServiceNamespace: 'dynamodb',
+            ResourceId: resourceId(index),
+            ScalableDimension: `dynamodb:${index ? 'index' : 'table'}:${kind}CapacityUnits`,
+            MinCapacity: min,
+            MaxCapacity: max,
+            RoleARN: undefined,
+          },
+          id,
+        );
+        assert.ok(JSON.stringify(target.RoleARN).endsWith(`${SCALING_ROLE}"]]}`), JSON.stringify(target.RoleARN));
+        const policies = Object.entries<any>(res).filter(
+          ([, r]) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy' && r.Properties.ScalingTargetId?.Ref === id,
+        );
+        assert.deepEqual(policies.map(([pid]) => pid), [`${id}Tracking`], id);
+        const policy = policies[0][1].Properties;
+        assert.equal(policy.PolicyType, 'TargetTrackingScaling', id);
+        assert.deepEqual(policy.TargetTrackingScalingPolicyConfiguration, {
+          PredefinedMetricSpecification: { PredefinedMetricType: `DynamoDB${kind}CapacityUtilization` },
+          TargetValue: 70,
+        });
+      }
+    }
+  }
+
+  test('the table and each index start at the minimum and scale reads and writes at 70%, 5 to 1000 units', () => {
+    assertScaled(synth({ tableCapacity: 'provisioned' }), [5, 1000], [5, 1000]);
+  });
+
+  test('the minimums and maximums come from the context', () => {
+    const template = synth({
+      tableCapacity: 'provisioned',
+      tableMinReadCapacity: '2',
+      tableMaxReadCapacity: '40',
+      tableMinWriteCapacity: '25',
+      tableMaxWriteCapacity: '4000',
+    });
+    assertScaled(template, [2, 40], [25, 4000]);
+  });
+
+  test('only the table changes: everything else is the on-demand template', () => {
+    const scaled = synth({ tableCapacity: 'provisioned' }).toJSON().Resources;
+    const base = t.toJSON().Resources;
+    const changed = Object.keys({ ...scaled, ...base }).filter(
+      (id) => JSON.stringify(scaled[id]) !== JSON.stringify(base[id]),
+    );
+    assert.deepEqual(
+      changed.sort(),
+      ['HooklineTable', ...Object.keys(scaled).filter((id) => /ScalingTarget(Tracking)?$/.test(id))].sort(),
+    );
+  });
+
+  test('refused: an unknown mode, capacities out of range or a minimum above its maximum', () => {
+    assert.throws(() => stackWith({ tableCapacity: 'provisioned-ish' }), /tableCapacity must be on-demand or provisioned/);
+    assert.throws(() => stackWith({ tableCapacity: 'provisioned', tableMinWriteCapacity: '0' }), /tableMinWriteCapacity must be from 1 to 40000/);
+    assert.throws(() => stackWith({ tableMaxReadCapacity: '40001' }), /tableMaxReadCapacity must be from 1 to 40000/);
+    assert.throws(() => stackWith({ tableMinReadCapacity: 'five' }), /tableMinReadCapacity/);
+    assert.throws(
+      () => stackWith({ tableCapacity: 'provisioned', tableMinWriteCapacity: '100', tableMaxWriteCapacity: '50' }),
+      /tableMinWriteCapacity must not be above tableMaxWriteCapacity/,
+    );
+    assert.throws(
+      () => stackWith({ tableCapacity: 'provisioned', tableMinReadCapacity: '2000' }),
+      /tableMinReadCapacity must not be above tableMaxReadCapacity/,
+    );
+  });
+
+  test('the settings have the SAM parameters\' defaults, ranges and allowed values', () => {
+    const template = fs.readFileSync(path.join(__dirname, '..', '..', 'template.yaml'), 'utf-8');
+    const param = (name: string) => {
+      const start = template.indexOf(`\n  ${name}:\n`);
+      assert.ok(start >= 0, `${name} parameter in template.yaml`);
+      return template.slice(start, template.indexOf('\n    Description:', start) + 1);
+    };
+    const field = (block: string, name: string) => new RegExp(`\\n    ${name}: (.*)\\n`).exec(block)?.[1];
+    const mode = param('TableCapacity');
+    assert.equal(field(mode, 'Default'), DEFAULTS.tableCapacity);
+    assert.equal(field(mode, 'AllowedValues'), '[on-demand, provisioned]');
+    for (const [name, key] of [
+      ['TableMinWriteCapacity', 'tableMinWriteCapacity'],
+      ['TableMaxWriteCapacity', 'tableMaxWriteCapacity'],
+      ['TableMinReadCapacity', 'tableMinReadCapacity'],
+      ['TableMaxReadCapacity', 'tableMaxReadCapacity'],
+    ] as const) {
+      const block = param(name);
+      assert.equal(field(block, 'Type'), 'Number', name);
+      assert.equal(Number(field(block, 'Default')), DEFAULTS[key], name);
+      assert.equal(Number(field(block, 'MinValue')), 1, name);
+      assert.equal(Number(field(block, 'MaxValue')), 40000, name);
+    }
   });
 });
 
