@@ -10,8 +10,8 @@ use crate::sdk_error;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{
-    MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
-    SendMessageBatchRequestEntry,
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
+    QueueAttributeName, SendMessageBatchRequestEntry,
 };
 use hookline_core::error::{Error, Result};
 use hookline_core::ports::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
@@ -205,6 +205,10 @@ fn entry(i: usize, send: &Enqueue) -> Result<SendMessageBatchRequestEntry> {
 
 #[async_trait]
 impl Queue for SqsQueue {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     fn limits(&self) -> QueueLimits {
         SQS_LIMITS
     }
@@ -259,6 +263,45 @@ impl Queue for SqsQueue {
             .await
             .map(drop)
             .map_err(|e| sdk_error("sqs", e))
+    }
+
+    /// Ten receipts a `DeleteMessageBatch`, the batches concurrently; any entry that failed
+    /// fails the call (its message comes back, which the retry chain makes harmless).
+    async fn delete_batch(&self, receipts: &[String]) -> Result<()> {
+        let batches = receipts
+            .chunks(SQS_LIMITS.max_batch)
+            .map(|chunk| async move {
+                let entries = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| {
+                        DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(r)
+                            .build()
+                            .map_err(|e| Error::internal(format!("sqs: {e}")))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let out = self
+                    .client
+                    .delete_message_batch()
+                    .queue_url(&self.urls.queue)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("sqs", e))?;
+                match out.failed().first() {
+                    None => Ok(()),
+                    Some(f) => Err(Error::internal(format!(
+                        "sqs: {} of {} deletes failed: {}",
+                        out.failed().len(),
+                        chunk.len(),
+                        f.message().unwrap_or(f.code())
+                    ))),
+                }
+            });
+        futures::future::try_join_all(batches).await?;
+        Ok(())
     }
 
     /// Only writes the dead letter: the original is removed by whoever settles it (`delete`, or

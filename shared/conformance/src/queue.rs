@@ -132,6 +132,62 @@ checks! {
         assert!(q.receive(1).await.unwrap().is_empty(), "deleted for good");
     }
 
+    /// Deleting a batch by receipts removes each of those messages for good (more than one
+    /// request's worth, a receipt given twice and one already deleted included) and no other.
+    pub async fn a_batch_delete_removes_exactly_the_messages_named(q: &dyn Queue) {
+        let sent = jobs(13);
+        send(q, &sent).await;
+        let mut got = Vec::new();
+        for _ in 0..5 {
+            got.extend(q.receive(10).await.unwrap());
+            if got.len() == sent.len() {
+                break;
+            }
+        }
+        assert_eq!(got.len(), sent.len());
+        let (gone, kept) = got.split_at(12);
+        q.delete(&gone[0].receipt).await.unwrap();
+        let mut receipts: Vec<String> = gone.iter().map(|m| m.receipt.clone()).collect();
+        receipts.push(gone[1].receipt.clone());
+        q.delete_batch(&receipts).await.unwrap();
+        settle().await;
+        let back = q.receive(10).await.unwrap();
+        assert_eq!(back.len(), 1, "only the message not named comes back");
+        assert_eq!(back[0].id, kept[0].id);
+    }
+
+    /// A received message replaced by a new one (here on the same queue, as a job sent on to
+    /// wait is): the new message arrives after its delay as a message never received, and it
+    /// alone; the old one never returns, and its receipt deletes nothing. A replace whose
+    /// receipt is stale (the message was received again meanwhile) still sends its new one.
+    pub async fn a_replaced_message_is_gone_and_its_new_one_arrives_after_its_delay(q: &dyn Queue) {
+        send(q, &jobs(2)).await;
+        let got = q.receive(2).await.unwrap();
+        assert_eq!(got.len(), 2);
+        let (kept, next) = (got[1].clone(), Job::reopen(DeliveryId::generate(), 3));
+        let moves = [(
+            got[0].receipt.clone(),
+            Enqueue::after(next.clone(), Duration::from_secs(2)),
+        )];
+        q.replace(&moves, q).await.unwrap();
+        q.delete(&got[0].receipt).await.unwrap();
+        settle().await;
+        let back = q.receive(10).await.unwrap();
+        assert_eq!(back.len(), 1, "only the message that was neither deleted nor replaced");
+        assert_eq!(back[0].id, kept.id);
+        q.delete(&back[0].receipt).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let new = q.receive(10).await.unwrap();
+        assert_eq!(decoded(&new), vec![next.clone()], "the new message, after its delay");
+        assert_eq!(new[0].receive_count, 1, "a new message, never received before");
+        // replacing by a receipt that no longer holds the message still sends the new one
+        let stale = [(new[0].receipt.clone(), Enqueue::now(next.clone()))];
+        q.delete(&new[0].receipt).await.unwrap();
+        q.replace(&stale, q).await.unwrap();
+        let again = q.receive(10).await.unwrap();
+        assert_eq!(decoded(&again), vec![next]);
+    }
+
     pub async fn batch_receive_honours_max(q: &dyn Queue) {
         let sent = jobs(25);
         send(q, &sent).await;

@@ -158,6 +158,11 @@ impl Db {
         })
     }
 
+    /// Whether `other` is this same database (a clone of this handle).
+    pub(crate) fn same(&self, other: &Db) -> bool {
+        Arc::ptr_eq(&self.conn, &other.conn)
+    }
+
     /// Runs `f` with the connection, on the calling thread. Each call is a few tens of
     /// microseconds of SQLite work (WAL appends, no fsync per commit), less than handing it to
     /// another thread and waking this one again would cost; measured in BENCHMARKS.md.

@@ -60,6 +60,10 @@ impl Queue for SqliteQueue {
         EMBEDDED_LIMITS
     }
 
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
     /// Takes any number of jobs, in one transaction: the batch limit is SQS's, not SQLite's.
     async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()> {
         let bodies: Vec<(String, i64)> = jobs
@@ -149,6 +153,70 @@ impl Queue for SqliteQueue {
             .await
     }
 
+    async fn delete_batch(&self, receipts: &[String]) -> Result<()> {
+        let receipts = receipts.to_vec();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                for receipt in &receipts {
+                    tx.prepare_cached("DELETE FROM queue_messages WHERE receipt = ?1")?
+                        .execute([receipt])?;
+                }
+                tx.commit()
+            })
+            .await
+    }
+
+    /// Into a queue of the same database, each message is moved in place: one `UPDATE` makes it
+    /// the new message (new id, body, queue, delay; never received), in one transaction for
+    /// the lot, so a crash leaves either the old message or the new one, never both. A receipt
+    /// that matches nothing (the message was received again meanwhile) still sends its new
+    /// message, as the send would have. Into any other queue: send, then delete.
+    async fn replace(&self, moves: &[(String, Enqueue)], to: &dyn Queue) -> Result<()> {
+        let Some(target) = to
+            .as_any()
+            .downcast_ref::<SqliteQueue>()
+            .filter(|t| t.db.same(&self.db))
+        else {
+            let sent: Vec<Enqueue> = moves.iter().map(|(_, e)| e.clone()).collect();
+            to.send_batch(&sent).await?;
+            let receipts: Vec<String> = moves.iter().map(|(r, _)| r.clone()).collect();
+            return self.delete_batch(&receipts).await;
+        };
+        let moves: Vec<(String, String, i64)> = moves
+            .iter()
+            .map(|(receipt, e)| {
+                let delay = ms(e.delay.min(EMBEDDED_LIMITS.max_delay));
+                (receipt.clone(), e.message.encode(), delay)
+            })
+            .collect();
+        let name = target.config.name.clone();
+        let now = self.clock.now().millis();
+        self.db
+            .call(move |c| {
+                let tx = c.transaction()?;
+                for (receipt, body, delay) in &moves {
+                    let id = format!("msg_{}", ulid::Ulid::new());
+                    let moved = tx
+                        .prepare_cached(
+                            "UPDATE queue_messages SET id = ?2, queue = ?3, body = ?4, sent_at = ?5, \
+                             visible_at = ?6, receive_count = 0, receipt = NULL, reason = NULL \
+                             WHERE receipt = ?1",
+                        )?
+                        .execute(params![receipt, id, name, body, now, now + delay])?;
+                    if moved == 0 {
+                        tx.prepare_cached(
+                            "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) \
+                             VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )?
+                        .execute(params![id, name, body, now, now + delay])?;
+                    }
+                }
+                tx.commit()
+            })
+            .await
+    }
+
     /// Moves the message to the dead-letter queue in one transaction rather than putting a copy
     /// there and leaving the original for a later delete: a crash in between can then neither
     /// lose it nor hand it out again. The receipt goes with the move, so the `delete` the core
@@ -207,5 +275,65 @@ impl Queue for SqliteQueue {
                 .collect()
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookline_core::ids::DeliveryId;
+    use hookline_core::pipeline::Job;
+
+    fn queue(db: &Db, name: &str) -> SqliteQueue {
+        SqliteQueue::new(
+            db.clone(),
+            QueueConfig {
+                name: name.into(),
+                dead_letter_name: format!("{name}-dlq"),
+                visibility_timeout: Duration::from_millis(50),
+                max_receive_count: 10,
+            },
+        )
+    }
+
+    fn temp_db() -> Db {
+        let dir = std::env::temp_dir().join(format!("hookline-queue-{}", ulid::Ulid::new()));
+        Db::open(&dir).unwrap()
+    }
+
+    async fn rows(db: &Db) -> i64 {
+        db.call(|c| c.query_row("SELECT COUNT(*) FROM queue_messages", [], |r| r.get(0)))
+            .await
+            .unwrap()
+    }
+
+    /// Both lanes on one database: a message moves to the other queue in place (one row
+    /// throughout); on another database's queue it is sent there and deleted here.
+    #[tokio::test]
+    async fn a_replaced_message_moves_to_the_other_queue_in_place_or_by_send_and_delete() {
+        let db = temp_db();
+        let (main, slow) = (queue(&db, "main"), queue(&db, "slow"));
+        let job = Job::first(DeliveryId::generate());
+        main.send_batch(&[Enqueue::now(job.clone())]).await.unwrap();
+        let got = main.receive(1).await.unwrap().remove(0);
+        let moves = [(got.receipt.clone(), Enqueue::now(job.clone()))];
+        main.replace(&moves, &slow).await.unwrap();
+        assert_eq!(rows(&db).await, 1, "moved, not copied");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(main.receive(10).await.unwrap().is_empty(), "gone from main");
+        let moved = slow.receive(10).await.unwrap();
+        assert_eq!(moved.len(), 1);
+        assert_eq!(Job::decode(&moved[0].body), Some(job.clone()));
+        assert_eq!(moved[0].receive_count, 1);
+        assert_ne!(moved[0].id, got.id, "a new message");
+
+        let other_db = temp_db();
+        let elsewhere = queue(&other_db, "slow");
+        let moves = [(moved[0].receipt.clone(), Enqueue::now(job.clone()))];
+        slow.replace(&moves, &elsewhere).await.unwrap();
+        assert_eq!(rows(&db).await, 0, "deleted here");
+        assert_eq!(rows(&other_db).await, 1, "sent there");
+        let there = elsewhere.receive(10).await.unwrap();
+        assert_eq!(Job::decode(&there[0].body), Some(job));
     }
 }

@@ -5,7 +5,6 @@
 //! is not reported as a failure, so there Hookline writes no deletes of its own.
 
 use super::job::Job;
-use crate::error::Result;
 use crate::hookline::{Hookline, Removal};
 use crate::ports::{Enqueue, QueueMessage};
 
@@ -44,13 +43,17 @@ pub fn stays_in_queue(outcome: Option<&Disposition>) -> bool {
 
 impl Hookline {
     /// Applies the dispositions of a batch to the queue it came from: the replacement jobs in
-    /// full batches (each to its lane's queue), then each message's removal. A message whose settling failed is reported
-    /// as `None` (it comes back and is handled again, which the retry chain makes harmless).
+    /// full batches (each to its lane's queue; where Hookline deletes, each received message is
+    /// replaced by its new one in the same call), then the others' dead letters, then the
+    /// removal of every settled message that was not replaced, in one `delete_batch`. A message
+    /// whose settling failed is reported as `None` (it comes back and is handled again, which
+    /// the retry chain makes harmless).
     pub async fn settle_batch(
         &self,
         messages: &[QueueMessage],
         mut dispositions: Vec<Option<Disposition>>,
     ) -> Vec<Option<Disposition>> {
+        let replaces = self.settings.removal == Removal::Hookline;
         let requeued = dispositions
             .iter()
             .enumerate()
@@ -60,42 +63,63 @@ impl Hookline {
             });
         for (queue, of_queue) in self.lanes.by_queue(requeued) {
             for chunk in of_queue.chunks(queue.limits().max_batch) {
-                let jobs: Vec<Enqueue> = chunk.iter().map(|(_, e)| e.clone()).collect();
-                if let Err(e) = queue.send_batch(&jobs).await {
-                    tracing::error!(error = %e, jobs = jobs.len(), "requeue failed; jobs left for redelivery");
+                let sent = if replaces {
+                    let moves: Vec<(String, Enqueue)> = chunk
+                        .iter()
+                        .map(|(i, e)| (messages[*i].receipt.clone(), e.clone()))
+                        .collect();
+                    self.queue.replace(&moves, queue.as_ref()).await
+                } else {
+                    let jobs: Vec<Enqueue> = chunk.iter().map(|(_, e)| e.clone()).collect();
+                    queue.send_batch(&jobs).await
+                };
+                if let Err(e) = sent {
+                    tracing::error!(error = %e, jobs = chunk.len(), "requeue failed; jobs left for redelivery");
                     for (i, _) in chunk {
                         dispositions[*i] = None;
                     }
                 }
             }
         }
-        let removals = messages.iter().zip(dispositions).map(|(m, d)| async move {
+        // a given-up message's dead letter is written before the message is removed
+        let dead_letters = messages.iter().zip(dispositions).map(|(m, d)| async move {
             let d = d?;
-            match self.remove(m, &d).await {
-                Ok(()) => Some(d),
-                Err(e) => {
+            if let Disposition::DeadLetter { reason, redrive } = &d {
+                let body = redrive
+                    .as_ref()
+                    .map(Job::encode)
+                    .unwrap_or_else(|| m.body.clone());
+                if let Err(e) = self.queue.dead_letter(m, &body, reason).await {
                     tracing::error!(message_id = %m.id, error = %e, "job left for redelivery");
-                    None
+                    return None;
                 }
             }
+            Some(d)
         });
-        futures::future::join_all(removals).await
-    }
-
-    /// Removes a settled message: dead-letters it first when given up on; deletes it unless
-    /// the event source does.
-    async fn remove(&self, message: &QueueMessage, disposition: &Disposition) -> Result<()> {
-        if let Disposition::DeadLetter { reason, redrive } = disposition {
-            let body = redrive
-                .as_ref()
-                .map(Job::encode)
-                .unwrap_or_else(|| message.body.clone());
-            self.queue.dead_letter(message, &body, reason).await?;
+        let mut settled = futures::future::join_all(dead_letters).await;
+        if self.settings.removal == Removal::Hookline {
+            let removed: Vec<usize> = (0..settled.len())
+                .filter(|&i| {
+                    matches!(
+                        settled[i],
+                        Some(Disposition::Delete | Disposition::DeadLetter { .. })
+                    )
+                })
+                .collect();
+            let receipts: Vec<String> = removed
+                .iter()
+                .map(|&i| messages[i].receipt.clone())
+                .collect();
+            if !receipts.is_empty()
+                && let Err(e) = self.queue.delete_batch(&receipts).await
+            {
+                tracing::error!(error = %e, messages = receipts.len(), "delete failed; jobs left for redelivery");
+                for i in removed {
+                    settled[i] = None;
+                }
+            }
         }
-        match self.settings.removal {
-            Removal::Hookline => self.queue.delete(&message.receipt).await,
-            Removal::EventSource => Ok(()),
-        }
+        settled
     }
 }
 

@@ -107,6 +107,26 @@ pub trait Queue: Send + Sync + 'static {
     async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()>;
     async fn receive(&self, max: usize) -> Result<Vec<QueueMessage>>;
     async fn delete(&self, receipt: &str) -> Result<()>;
+    /// Deletes received messages by receipt, as `delete` does each (a receipt that matches
+    /// nothing deletes nothing and succeeds). By default one request each, concurrently; SQS
+    /// deletes ten a request, SQLite all in one transaction. On an error some may be deleted.
+    async fn delete_batch(&self, receipts: &[String]) -> Result<()> {
+        futures::future::try_join_all(receipts.iter().map(|r| self.delete(r))).await?;
+        Ok(())
+    }
+    /// Replaces messages received from this queue (by receipt) with new ones sent to `to`, this
+    /// queue or another lane's: afterwards each receipt deletes nothing and its new message
+    /// waits on `to`, as a send there and a delete here would leave them. That is what this
+    /// default does, in two requests; a queue that also holds `to`'s messages (the embedded
+    /// one, whose lanes share a database) moves each message in place, in one write.
+    async fn replace(&self, moves: &[(String, Enqueue)], to: &dyn Queue) -> Result<()> {
+        let sent: Vec<Enqueue> = moves.iter().map(|(_, e)| e.clone()).collect();
+        to.send_batch(&sent).await?;
+        let receipts: Vec<String> = moves.iter().map(|(r, _)| r.clone()).collect();
+        self.delete_batch(&receipts).await
+    }
+    /// This queue as `Any`, for an adapter's `replace` to recognise a queue of its own kind.
+    fn as_any(&self) -> &dyn std::any::Any;
     /// Moves a message to the dead-letter queue as `body` (what a redrive will deliver), with
     /// the reason it was given up on.
     async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()>;
