@@ -47,8 +47,10 @@ HOOKLINE_LAMBDA_DIR=target/lambda bash infra/check.sh
 echo "== moto (DynamoDB and SQS on loopback)"
 moto_port=$(free_port)
 # moto's server, with its DynamoDB requests applied one at a time as DynamoDB applies a
-# conditional write (atomic_dynamodb.py)
+# conditional write (atomic_dynamodb.py) and its SQS calls spared looks through whole queues
+# (fast_sqs.py)
 "$PYTOOLS/bin/python" -c "$(cat shared/conformance/src/moto/atomic_dynamodb.py)
+$(cat shared/conformance/src/moto/fast_sqs.py)
 from moto.server import main
 main(['-H', '127.0.0.1', '-p', '$moto_port'])" >"$work/moto.log" 2>&1 &
 pids+=($!)

@@ -31,9 +31,12 @@ with open(lock, "w") as held:
 /// Serves on a port the OS picks and prints it. It exits when its stdin closes (the test process
 /// is gone, whatever way it ended) or, should a forked child keep that pipe open, when it is
 /// orphaned. Its output goes to /dev/null once started: nobody reads the pipes after that.
-/// DynamoDB requests are serialised first (`atomic_dynamodb.py`), as `tests/run.sh` does.
+/// DynamoDB requests are serialised first (`atomic_dynamodb.py`) and SQS calls are spared moto's
+/// looks through whole queues (`fast_sqs.py`), as `tests/run.sh` does.
 const SERVE: &str = concat!(
     include_str!("atomic_dynamodb.py"),
+    "\n",
+    include_str!("fast_sqs.py"),
     r#"
 import logging, os, sys, threading, time
 from moto.server import ThreadedMotoServer
