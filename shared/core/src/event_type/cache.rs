@@ -66,7 +66,17 @@ type Scope = Option<TenantId>;
 
 pub struct EventTypeCache {
     ttl: Duration,
-    scopes: Mutex<HashMap<Scope, (Timestamp, Arc<Registry>)>>,
+    scopes: Mutex<Scopes>,
+}
+
+/// The cached registries, one read gate per scope (so that callers that miss together wait for
+/// one read instead of each making it), and a count of forgets (so that a read that began
+/// before a forget does not put back what the forget removed).
+#[derive(Default)]
+struct Scopes {
+    read: HashMap<Scope, (Timestamp, Arc<Registry>)>,
+    gates: HashMap<Scope, Arc<tokio::sync::Mutex<()>>>,
+    forgets: u64,
 }
 
 impl Default for EventTypeCache {
@@ -79,12 +89,27 @@ impl EventTypeCache {
     pub fn new(ttl: Duration) -> Self {
         EventTypeCache {
             ttl,
-            scopes: Mutex::new(HashMap::new()),
+            scopes: Mutex::default(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Scope, (Timestamp, Arc<Registry>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Scopes> {
         self.scopes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The registry of `scope` if it was read less than the ttl ago; else the stale one, if any.
+    fn fresh(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+    ) -> std::result::Result<Arc<Registry>, Option<Arc<Registry>>> {
+        match self.lock().read.get(scope) {
+            Some((read_at, reg)) if now >= *read_at && now < read_at.plus(self.ttl) => {
+                Ok(reg.clone())
+            }
+            Some((_, reg)) => Err(Some(reg.clone())),
+            None => Err(None),
+        }
     }
 
     /// The registry of `scope`, read through `load` when the cached one is older than the ttl
@@ -100,29 +125,35 @@ impl EventTypeCache {
         Fut: std::future::Future<Output = Result<Vec<EventType>>>,
     {
         let key = scope.cloned();
-        let previous = {
-            let scopes = self.lock();
-            match scopes.get(&key) {
-                Some((read_at, reg)) if now >= *read_at && now < read_at.plus(self.ttl) => {
-                    return Ok(reg.clone());
-                }
-                Some((_, reg)) => Some(reg.clone()),
-                None => None,
-            }
+        if let Ok(fresh) = self.fresh(&key, now) {
+            return Ok(fresh);
+        }
+        // One read per scope at a time: who waited here finds what the first one read.
+        let gate = self.lock().gates.entry(key.clone()).or_default().clone();
+        let _reading = gate.lock().await;
+        let previous = match self.fresh(&key, now) {
+            Ok(fresh) => return Ok(fresh),
+            Err(previous) => previous,
         };
+        let forgets = self.lock().forgets;
         let types = load().await?;
         let registry = Arc::new(Registry::build(types, previous.as_deref()));
         let mut scopes = self.lock();
-        if scopes.len() >= MAX_SCOPES {
-            scopes.clear();
+        if scopes.forgets == forgets {
+            if scopes.read.len() >= MAX_SCOPES {
+                scopes.read.clear();
+                scopes.gates.clear();
+            }
+            scopes.read.insert(key, (now, registry.clone()));
         }
-        scopes.insert(key, (now, registry.clone()));
         Ok(registry)
     }
 
     /// Forgets `scope`: this process changed its types.
     pub fn forget(&self, scope: Option<&TenantId>) {
-        self.lock().remove(&scope.cloned());
+        let mut scopes = self.lock();
+        scopes.read.remove(&scope.cloned());
+        scopes.forgets += 1;
     }
 }
 
@@ -171,6 +202,41 @@ mod tests {
             .await
             .unwrap();
         assert!(other.get("lead.created").is_none(), "scopes are apart");
+    }
+
+    /// Callers that miss together wait for one read; a read that began before a forget is
+    /// answered but not kept.
+    #[tokio::test]
+    async fn callers_that_miss_together_share_one_read_and_a_forget_wins_over_a_read_in_flight() {
+        let cache = EventTypeCache::new(Duration::from_secs(5));
+        let reads = AtomicUsize::new(0);
+        let slow_load = || async {
+            reads.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(vec![t("lead.created", 1)])
+        };
+        let together = (0..8).map(|_| cache.registry(None, Timestamp(1_000), slow_load));
+        for r in futures::future::join_all(together).await {
+            assert!(r.unwrap().get("lead.created").is_some());
+        }
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            1,
+            "one read for eight callers"
+        );
+
+        cache.forget(None);
+        let (read, ()) = tokio::join!(cache.registry(None, Timestamp(1_000), slow_load), async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            cache.forget(None);
+        });
+        assert!(read.unwrap().get("lead.created").is_some(), "answered");
+        assert_eq!(reads.load(Ordering::SeqCst), 2);
+        cache
+            .registry(None, Timestamp(1_000), slow_load)
+            .await
+            .unwrap();
+        assert_eq!(reads.load(Ordering::SeqCst), 3, "not kept: read again");
     }
 
     #[test]
