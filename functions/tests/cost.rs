@@ -244,6 +244,28 @@ fn bill(s: &Scenario) -> Bill {
     b
 }
 
+/// The least a design can bill per delivery while it keeps a per-delivery log and claims each
+/// attempt before sending it (so that two handlers of one job never both send it): `writes`
+/// conditional writes of at least a write unit each (3: a create before the job is queued, as
+/// fan-out does now, the claim and the record; 2: the create folded into the first claim),
+/// its share of the queue's requests (a send, a receive and a delete, ten a request) and of the
+/// delivery function (invocation and duration), and the stored delivery. Everything else is
+/// left out: the event and its ingest, every index entry, every read, fan-out's own invocation,
+/// the logs. Per delivery.
+fn floor(writes: f64) -> Bill {
+    let event = lead_event();
+    let delivery = Delivery::new(&event, &subscription(), Timestamp(1_795_736_620_950));
+    let mut b = Bill {
+        write_units: writes,
+        sqs_requests: 3.0 / SQS_BATCH,
+        stored_bytes: footprint::delivery_put(&delivery).item_bytes as f64,
+        ..Bill::default()
+    };
+    b.lambda(1.0 / SQS_BATCH, DELIVERY_MS_PER_BATCH / SQS_BATCH);
+    b.log_bytes = 0.0;
+    b
+}
+
 #[test]
 fn cost_per_million_deliveries() {
     let prices = Prices::load();
@@ -315,7 +337,25 @@ fn cost_per_million_deliveries() {
         "\nEventBridge API destinations, 1:1 (no signing, no delivery log): ${:.2} per million\n",
         eventbridge * 1e6
     ));
+    let mut floors = Vec::new();
+    for (writes, what) in [
+        (3.0, "a create before the job is queued, a claim, a record"),
+        (2.0, "the create folded into the first claim, a record"),
+    ] {
+        let least = floor(writes);
+        let lines = least.dollars(&prices);
+        let on_demand: f64 = lines.iter().sum::<f64>() * 1e6;
+        let provisioned = on_demand + (least.dynamodb_provisioned(&prices) - lines[3]) * 1e6;
+        table.push_str(&format!(
+            "Floor with {what} ({writes} write units a delivery; no event, index, read or log counted): ${on_demand:.2} per million on demand, ${provisioned:.2} provisioned at 70% use\n"
+        ));
+        floors.push((on_demand, provisioned));
+    }
     println!("{table}");
+    assert!(
+        floors[1].0 < floors[0].0 && floors[1].1 < floors[0].1,
+        "a write less is cheaper\n{table}"
+    );
     for (s, total) in scenarios.iter().zip(&totals) {
         assert!(
             *total <= s.ceiling,
