@@ -126,7 +126,9 @@ async fn recovered_in_pages(mut c: hookline::DevConfig, n: usize, seeding: Seedi
     println!("recover of {n} failed deliveries: {calls} calls, slowest {slowest:?}");
     assert_eq!(queued, n);
     assert_eq!(calls, n.div_ceil(1000));
-    assert!(slowest < Duration::from_secs(10), "a call took {slowest:?}");
+    // about half the API function's 29 s: on moto a call takes ~3.5 s on two cores (slower
+    // under the suite's load), on SQLite ~70 ms; moto before its patches took 90 s and more
+    assert!(slowest < Duration::from_secs(15), "a call took {slowest:?}");
     // every failed delivery was re-queued once
     let receiving = Instant::now();
     let mut jobs = Vec::new();

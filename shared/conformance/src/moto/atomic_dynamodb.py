@@ -1,6 +1,7 @@
 # moto's server as the tests run it: its DynamoDB requests made atomic, and the costs that grow
-# with the data or the size of a response (a Query, a response's items, a message sent or
-# received) cut down to what the answer needs, the answers unchanged.
+# with the data or the size of a response (a Query, a response's items) cut down to what the
+# answer needs, the answers unchanged. moto's SQS is patched the same way in fast_sqs.py, which
+# the server loads after this file.
 #
 # DynamoDB applies each conditional write atomically; moto's threaded server does not: two
 # concurrent UpdateItems can both pass their condition. One lock around every DynamoDB request
@@ -121,61 +122,6 @@ def _deepcopy_projected(self, memo):
 Table.query = _partition_query
 Table.all_items = _partition_items
 Item.__deepcopy__ = _deepcopy_projected
-
-# moto's SQS computes every attribute of the queue for each message sent, to read one
-# (ContentBasedDeduplication), and three of them (the approximate counts) go over every message
-# in the queue: sending into a queue of n messages costs O(n) a message, so one recover page's
-# 1,000 sends took ~53 s into an empty queue, and the next call, into a queue of 1,000, took
-# 186 s in all (py-spy: 2,259 of 2,759 samples in Queue.attributes under send_message). While a
-# message is sent the queue's attributes are that one alone, computed as moto computes it (a
-# FIFO queue's, lowercased; a standard queue has none); every other read of them is left alone.
-from moto.sqs.models import Queue, SQSBackend
-
-_sending = threading.local()
-_queue_attributes = Queue.attributes
-_send_message = SQSBackend.send_message
-
-
-def _send_message_reading_one_attribute(self, *args, **kwargs):
-    _sending.active = True
-    try:
-        return _send_message(self, *args, **kwargs)
-    finally:
-        _sending.active = False
-
-
-def _attributes(self):
-    if not getattr(_sending, "active", False):
-        return _queue_attributes.fget(self)
-    if not self.fifo_queue:
-        return {}
-    value = self.content_based_deduplication
-    return {"ContentBasedDeduplication": str(value).lower() if isinstance(value, bool) else value}
-
-
-SQSBackend.send_message = _send_message_reading_one_attribute
-Queue.attributes = property(_attributes)
-
-# A receive lists the queue's visible messages, asking the clock twice for each message in the
-# queue, and for each message it returns reads the queue's retention period through all of the
-# queue's attributes, three times over: a receive of 10 from a queue of 10,000 took 8-10 s. The
-# clock is read once for the list and each message compared to it as moto compares it (visible
-# after `visible_at`, delayed until `delayed_until`), and the retention period is read alone.
-from moto.sqs import models as _sqs_models
-
-
-def _visible_messages(self):
-    now = _sqs_models.unix_time_millis()
-    return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
-
-
-def _retained(self, queue_name, message):
-    retention_period = self.get_queue(queue_name).message_retention_period
-    return retention_period + message.sent_timestamp / 1000 > _sqs_models.unix_time()
-
-
-Queue.messages = property(_visible_messages)
-SQSBackend.is_message_valid_based_on_retention_period = _retained
 
 # moto writes every response through a generic serializer that looks up each member of each
 # value's shape under several spellings, ten members for each item attribute (a DynamoDB
