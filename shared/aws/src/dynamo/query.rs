@@ -7,6 +7,7 @@ use super::codec::{Item, key, s};
 use super::keys::{self, GSI1, GSI2};
 use crate::sdk_error;
 use aws_sdk_dynamodb::types::{AttributeValue as AV, KeysAndAttributes, Select};
+use futures::{StreamExt, TryStreamExt};
 use hookline_core::TenantId;
 use hookline_core::error::{Error, Result};
 use std::collections::HashMap;
@@ -15,6 +16,8 @@ use std::collections::HashMap;
 const PAGE: usize = 1000;
 /// Keys one `BatchGetItem` takes.
 const BATCH_GET: usize = 100;
+/// `BatchGetItem`s of one page in flight at once: a page of 1,000 in about one round trip.
+const GET_CONCURRENCY: usize = 10;
 
 /// A range of sort keys: after a cursor (exclusive), from a bound (inclusive), up to a bound
 /// (inclusive). Empty bounds read the whole partition.
@@ -181,51 +184,69 @@ impl DynamoStore {
     /// `BatchGetItem` (100 keys a request, unprocessed keys asked again); a missing item (gone
     /// with its TTL) is left out.
     pub(super) async fn get_many(&self, pks: &[String]) -> Result<Vec<Item>> {
-        let mut found: HashMap<String, Item> = HashMap::new();
-        for chunk in pks.chunks(BATCH_GET) {
-            let mut wanted = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(chunk.iter().map(|pk| key(pk.clone())).collect()))
-                    .consistent_read(true)
-                    .build()
-                    .expect("complete keys"),
-            );
-            let mut rounds = 0;
-            while let Some(keys) = wanted.take() {
-                rounds += 1;
-                if rounds > 8 {
-                    return Err(Error::internal(
-                        "dynamodb: BatchGetItem kept keys unprocessed",
-                    ));
-                }
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, keys)
-                    .send()
-                    .await
-                    .map_err(|e| sdk_error("dynamodb", e))?;
-                for item in out
-                    .responses()
+        // a page's BatchGetItems (100 keys each) go out together, a few at a time
+        let gets: Vec<_> = pks
+            .chunks(BATCH_GET)
+            .map(|chunk| self.get_batch(chunk))
+            .collect();
+        let batches: Vec<Vec<Item>> = futures::stream::iter(gets)
+            .buffer_unordered(GET_CONCURRENCY)
+            .try_collect()
+            .await?;
+        let mut found: HashMap<String, Item> = batches
+            .into_iter()
+            .flatten()
+            .filter_map(|item| {
+                let pk = item.get("pk").and_then(|v| v.as_s().ok())?.clone();
+                Some((pk, item))
+            })
+            .collect();
+        Ok(pks.iter().filter_map(|pk| found.remove(pk)).collect())
+    }
+
+    /// One `BatchGetItem` of up to 100 keys, strongly consistent, asked again (with a growing
+    /// pause) for the keys DynamoDB left unprocessed.
+    async fn get_batch(&self, chunk: &[String]) -> Result<Vec<Item>> {
+        let mut items = Vec::with_capacity(chunk.len());
+        let mut wanted = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(|pk| key(pk.clone())).collect()))
+                .consistent_read(true)
+                .build()
+                .expect("complete keys"),
+        );
+        let mut rounds = 0;
+        while let Some(keys) = wanted.take() {
+            rounds += 1;
+            if rounds > 8 {
+                return Err(Error::internal(
+                    "dynamodb: BatchGetItem kept keys unprocessed",
+                ));
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, keys)
+                .send()
+                .await
+                .map_err(|e| sdk_error("dynamodb", e))?;
+            items.extend(
+                out.responses()
                     .and_then(|r| r.get(&self.table))
                     .into_iter()
                     .flatten()
-                {
-                    if let Some(pk) = item.get("pk").and_then(|v| v.as_s().ok()) {
-                        found.insert(pk.clone(), item.clone());
-                    }
-                }
-                wanted = out
-                    .unprocessed_keys()
-                    .and_then(|u| u.get(&self.table))
-                    .filter(|k| !k.keys().is_empty())
-                    .cloned();
-                if wanted.is_some() {
-                    tokio::time::sleep(std::time::Duration::from_millis(20 << rounds)).await;
-                }
+                    .cloned(),
+            );
+            wanted = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .filter(|k| !k.keys().is_empty())
+                .cloned();
+            if wanted.is_some() {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << rounds)).await;
             }
         }
-        Ok(pks.iter().filter_map(|pk| found.remove(pk)).collect())
+        Ok(items)
     }
 
     /// Counts a partition's items without reading them out (`Select::Count`, paged), of an
