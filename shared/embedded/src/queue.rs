@@ -11,7 +11,9 @@ use crate::db::Db;
 use async_trait::async_trait;
 use hookline_core::clock::{Clock, SystemClock};
 use hookline_core::error::Result;
-use hookline_core::ports::{DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage};
+use hookline_core::ports::{
+    DeadLetter, Enqueue, Queue, QueueLimits, QueueMessage, replace_by_send,
+};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,17 @@ fn ms(d: Duration) -> i64 {
     d.as_millis().min(i64::MAX as u128) as i64
 }
 
+/// A message to send as stored: its body and its delay in milliseconds (at most SQS's).
+fn stored(e: &Enqueue) -> (String, i64) {
+    (
+        e.message.encode(),
+        ms(e.delay.min(EMBEDDED_LIMITS.max_delay)),
+    )
+}
+
+const INSERT_MESSAGE: &str = "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) \
+                              VALUES (?1, ?2, ?3, ?4, ?5)";
+
 impl SqliteQueue {
     pub fn new(db: Db, config: QueueConfig) -> Self {
         SqliteQueue {
@@ -66,25 +79,14 @@ impl Queue for SqliteQueue {
 
     /// Takes any number of jobs, in one transaction: the batch limit is SQS's, not SQLite's.
     async fn send_batch(&self, jobs: &[Enqueue]) -> Result<()> {
-        let bodies: Vec<(String, i64)> = jobs
-            .iter()
-            .map(|e| {
-                (
-                    e.message.encode(),
-                    ms(e.delay.min(EMBEDDED_LIMITS.max_delay)),
-                )
-            })
-            .collect();
+        let bodies: Vec<(String, i64)> = jobs.iter().map(stored).collect();
         let name = self.config.name.clone();
         let now = self.clock.now().millis();
         self.db
             .call(move |c| {
                 let tx = c.transaction()?;
                 {
-                    let mut stmt = tx.prepare_cached(
-                        "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )?;
+                    let mut stmt = tx.prepare_cached(INSERT_MESSAGE)?;
                     for (body, delay) in &bodies {
                         stmt.execute(params![
                             format!("msg_{}", ulid::Ulid::new()),
@@ -178,16 +180,13 @@ impl Queue for SqliteQueue {
             .downcast_ref::<SqliteQueue>()
             .filter(|t| t.db.same(&self.db))
         else {
-            let sent: Vec<Enqueue> = moves.iter().map(|(_, e)| e.clone()).collect();
-            to.send_batch(&sent).await?;
-            let receipts: Vec<String> = moves.iter().map(|(r, _)| r.clone()).collect();
-            return self.delete_batch(&receipts).await;
+            return replace_by_send(self, moves, to).await;
         };
         let moves: Vec<(String, String, i64)> = moves
             .iter()
             .map(|(receipt, e)| {
-                let delay = ms(e.delay.min(EMBEDDED_LIMITS.max_delay));
-                (receipt.clone(), e.message.encode(), delay)
+                let (body, delay) = stored(e);
+                (receipt.clone(), body, delay)
             })
             .collect();
         let name = target.config.name.clone();
@@ -205,11 +204,8 @@ impl Queue for SqliteQueue {
                         )?
                         .execute(params![receipt, id, name, body, now, now + delay])?;
                     if moved == 0 {
-                        tx.prepare_cached(
-                            "INSERT INTO queue_messages (id, queue, body, sent_at, visible_at) \
-                             VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?
-                        .execute(params![id, name, body, now, now + delay])?;
+                        tx.prepare_cached(INSERT_MESSAGE)?
+                            .execute(params![id, name, body, now, now + delay])?;
                     }
                 }
                 tx.commit()

@@ -24,7 +24,7 @@ pub use health::{HealthStore, ParkedJob};
 pub use idempotency::{Created, IdempotencyRecord, IdempotencyStore, KeyedResponse};
 pub use notifier::{Notification, Notifier};
 pub use pacing::PacingStore;
-pub use queue::{DeadLetter, Enqueue, Message, Queue, QueueLimits, QueueMessage};
+pub use queue::{DeadLetter, Enqueue, Message, Queue, QueueLimits, QueueMessage, replace_by_send};
 pub use sender::{
     HttpResponse, OutboundRequest, SendResult, Sender, TransportError, TransportErrorKind,
 };

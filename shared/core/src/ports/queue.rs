@@ -120,10 +120,7 @@ pub trait Queue: Send + Sync + 'static {
     /// default does, in two requests; a queue that also holds `to`'s messages (the embedded
     /// one, whose lanes share a database) moves each message in place, in one write.
     async fn replace(&self, moves: &[(String, Enqueue)], to: &dyn Queue) -> Result<()> {
-        let sent: Vec<Enqueue> = moves.iter().map(|(_, e)| e.clone()).collect();
-        to.send_batch(&sent).await?;
-        let receipts: Vec<String> = moves.iter().map(|(r, _)| r.clone()).collect();
-        self.delete_batch(&receipts).await
+        replace_by_send(self, moves, to).await
     }
     /// This queue as `Any`, for an adapter's `replace` to recognise a queue of its own kind.
     fn as_any(&self) -> &dyn std::any::Any;
@@ -131,4 +128,17 @@ pub trait Queue: Send + Sync + 'static {
     /// the reason it was given up on.
     async fn dead_letter(&self, message: &QueueMessage, body: &str, reason: &str) -> Result<()>;
     async fn list_dead_letters(&self, limit: usize) -> Result<Vec<DeadLetter>>;
+}
+
+/// [`Queue::replace`] in two requests: the new messages sent to `to`, then the received ones
+/// deleted from `from`. The default, and what a queue that can move in place falls back to.
+pub async fn replace_by_send<Q: Queue + ?Sized>(
+    from: &Q,
+    moves: &[(String, Enqueue)],
+    to: &dyn Queue,
+) -> Result<()> {
+    let sent: Vec<Enqueue> = moves.iter().map(|(_, e)| e.clone()).collect();
+    to.send_batch(&sent).await?;
+    let receipts: Vec<String> = moves.iter().map(|(r, _)| r.clone()).collect();
+    from.delete_batch(&receipts).await
 }
